@@ -1,0 +1,37 @@
+//! `openledger-attr`: command-line front end of the attribution engine. Every command prints
+//! JSON on stdout; errors go to stderr with a non-zero exit code.
+
+use clap::{Parser, Subcommand};
+
+mod influence_cmds;
+mod token_cmds;
+
+#[derive(Parser)]
+#[command(name = "openledger-attr", version, about = "OpenLedger Proof of Attribution engine")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    #[command(flatten)]
+    Token(token_cmds::TokenCommand),
+    #[command(flatten)]
+    Influence(influence_cmds::InfluenceCommand),
+}
+
+fn main() {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Token(cmd) => token_cmds::run(cmd),
+        Command::Influence(cmd) => influence_cmds::run(cmd),
+    };
+    match result {
+        Ok(json) => println!("{json}"),
+        Err(message) => {
+            eprintln!("error: {message}");
+            std::process::exit(1);
+        }
+    }
+}

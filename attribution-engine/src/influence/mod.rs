@@ -1,0 +1,1 @@
+//! Gradient influence for specialised models (issue 5).

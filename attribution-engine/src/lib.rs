@@ -1,0 +1,11 @@
+//! OpenLedger's Proof of Attribution engine (std only).
+//!
+//! - [`token`]: exact token (span) attribution for language models over infini-gram compatible
+//!   suffix-array indexes.
+//! - [`influence`]: gradient influence for small specialised models (candle).
+//!
+//! Both end in the same place: integer shares per datanet contribution that sum exactly to
+//! 1,000,000,000 (a `Perbill`), ready to be posted on-chain.
+
+pub mod influence;
+pub mod token;

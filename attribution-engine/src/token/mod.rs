@@ -1,0 +1,1 @@
+//! Exact token attribution over infini-gram compatible suffix arrays (issue 4).
