@@ -1,0 +1,215 @@
+//! Support for end-to-end tests: start real `openledger-node` processes on 127.0.0.1 and talk
+//! to them over JSON-RPC (plain HTTP/1.1, the same endpoint polkadot.js uses over WebSocket).
+
+#![allow(dead_code)]
+
+use std::{
+    io::{BufRead, BufReader, Read, Write},
+    net::{TcpListener, TcpStream},
+    path::{Path, PathBuf},
+    process::{Child, Command, ExitStatus, Stdio},
+    time::{Duration, Instant},
+};
+
+use serde_json::{json, Value};
+
+/// Path of the node binary cargo built for these tests.
+pub const NODE_BINARY: &str = env!("CARGO_BIN_EXE_openledger-node");
+
+/// A port on 127.0.0.1 that was free a moment ago.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// Poll `check` until it returns `Some`, or fail the test after `timeout` with `what`.
+pub fn wait_for<T>(what: &str, timeout: Duration, mut check: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(value) = check() {
+            return value;
+        }
+        assert!(Instant::now() < deadline, "timed out after {timeout:?} waiting for {what}");
+        std::thread::sleep(Duration::from_millis(250));
+    }
+}
+
+/// A JSON-RPC client over HTTP.
+#[derive(Clone, Debug)]
+pub struct Rpc {
+    pub port: u16,
+}
+
+impl Rpc {
+    /// Call `method`; `Err` carries a transport error or the JSON-RPC error object.
+    pub fn try_call(&self, method: &str, params: Value) -> Result<Value, String> {
+        let body = json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params}).to_string();
+        let mut stream = TcpStream::connect(("127.0.0.1", self.port)).map_err(|e| e.to_string())?;
+        stream.set_read_timeout(Some(Duration::from_secs(30))).map_err(|e| e.to_string())?;
+        write!(
+            stream,
+            "POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{}",
+            body.len(),
+            body
+        )
+        .map_err(|e| e.to_string())?;
+
+        let mut reader = BufReader::new(stream);
+        let mut content_length = None;
+        let mut chunked = false;
+        loop {
+            let mut line = String::new();
+            if reader.read_line(&mut line).map_err(|e| e.to_string())? == 0 {
+                return Err("connection closed in headers".into());
+            }
+            let line = line.trim_end();
+            if line.is_empty() {
+                break;
+            }
+            let lower = line.to_ascii_lowercase();
+            if let Some(value) = lower.strip_prefix("content-length:") {
+                content_length = value.trim().parse::<usize>().ok();
+            }
+            if lower.starts_with("transfer-encoding:") && lower.contains("chunked") {
+                chunked = true;
+            }
+        }
+        let mut body = Vec::new();
+        if chunked {
+            loop {
+                let mut size = String::new();
+                reader.read_line(&mut size).map_err(|e| e.to_string())?;
+                let size = usize::from_str_radix(size.trim(), 16).map_err(|e| e.to_string())?;
+                let mut chunk = vec![0; size + 2];
+                reader.read_exact(&mut chunk).map_err(|e| e.to_string())?;
+                if size == 0 {
+                    break;
+                }
+                body.extend_from_slice(&chunk[..size]);
+            }
+        } else if let Some(len) = content_length {
+            body.resize(len, 0);
+            reader.read_exact(&mut body).map_err(|e| e.to_string())?;
+        } else {
+            reader.read_to_end(&mut body).map_err(|e| e.to_string())?;
+        }
+        let response: Value = serde_json::from_slice(&body).map_err(|e| e.to_string())?;
+        if let Some(error) = response.get("error") {
+            return Err(error.to_string());
+        }
+        response.get("result").cloned().ok_or_else(|| format!("no result in {response}"))
+    }
+
+    /// Call `method` and fail the test on any error.
+    pub fn call(&self, method: &str, params: Value) -> Value {
+        self.try_call(method, params).unwrap_or_else(|e| panic!("{method} failed: {e}"))
+    }
+
+    /// Number of the best block.
+    pub fn best_number(&self) -> Option<u64> {
+        let header = self.try_call("chain_getHeader", json!([])).ok()?;
+        hex_number(&header["number"])
+    }
+
+    /// Hash and number of the last finalized block.
+    pub fn finalized(&self) -> Option<(String, u64)> {
+        let hash = self.try_call("chain_getFinalizedHead", json!([])).ok()?;
+        let header = self.try_call("chain_getHeader", json!([hash])).ok()?;
+        Some((hash.as_str()?.to_string(), hex_number(&header["number"])?))
+    }
+
+    /// Hash of the block at `number` on the best chain.
+    pub fn block_hash(&self, number: u64) -> Option<String> {
+        let hash = self.try_call("chain_getBlockHash", json!([number])).ok()?;
+        hash.as_str().map(str::to_string)
+    }
+}
+
+/// `"0x1f"` → 31.
+pub fn hex_number(value: &Value) -> Option<u64> {
+    u64::from_str_radix(value.as_str()?.trim_start_matches("0x"), 16).ok()
+}
+
+/// `"0x0102"` → `[1, 2]`.
+pub fn hex_bytes(value: &Value) -> Vec<u8> {
+    hex::decode(value.as_str().expect("hex string").trim_start_matches("0x")).expect("valid hex")
+}
+
+/// A running node process; killed (SIGKILL) if the test ends without stopping it.
+pub struct Node {
+    pub name: String,
+    pub rpc: Rpc,
+    pub p2p_port: u16,
+    pub log: PathBuf,
+    child: Option<Child>,
+}
+
+impl Node {
+    /// Start the node binary with `args`, RPC on a free port, output to `log`.
+    pub fn start(name: &str, args: &[String], log: &Path, rpc_port: u16, p2p_port: u16) -> Node {
+        let log_file = std::fs::OpenOptions::new().create(true).append(true).open(log).unwrap();
+        let child = Command::new(NODE_BINARY)
+            .args(args)
+            .arg("--rpc-port")
+            .arg(rpc_port.to_string())
+            .args(["--no-prometheus", "--no-telemetry", "--no-mdns"])
+            .stdin(Stdio::null())
+            .stdout(log_file.try_clone().unwrap())
+            .stderr(log_file)
+            .spawn()
+            .expect("node binary starts");
+        let node = Node {
+            name: name.to_string(),
+            rpc: Rpc { port: rpc_port },
+            p2p_port,
+            log: log.to_path_buf(),
+            child: Some(child),
+        };
+        node.wait_for_rpc();
+        node
+    }
+
+    fn wait_for_rpc(&self) {
+        wait_for(&format!("{}'s RPC (log: {})", self.name, self.log.display()), Duration::from_secs(60), || {
+            self.rpc.try_call("system_health", json!([])).ok()
+        });
+    }
+
+    /// The process id, while it runs.
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().expect("running").id()
+    }
+
+    /// Send `signal` (e.g. "TERM", "KILL") and wait for the process to exit.
+    pub fn stop_with(&mut self, signal: &str) -> ExitStatus {
+        let mut child = self.child.take().expect("node is running");
+        let status = Command::new("kill").arg(format!("-{signal}")).arg(child.id().to_string()).status();
+        assert!(status.map(|s| s.success()).unwrap_or(false), "kill -{signal} failed");
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                return status;
+            }
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                panic!("{} did not exit within 60 s of SIG{signal}", self.name);
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// The last lines of the node's log, for failure messages.
+    pub fn log_tail(&self) -> String {
+        let log = std::fs::read_to_string(&self.log).unwrap_or_default();
+        let lines: Vec<&str> = log.lines().collect();
+        lines[lines.len().saturating_sub(40)..].join("\n")
+    }
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}

@@ -1,0 +1,230 @@
+//! Runtime tests on the native build: genesis presets, a signed transfer through `Executive`
+//! with its fee, and the metadata.
+
+use codec::{Decode, Encode};
+use frame_support::{
+    dispatch::GetDispatchInfo,
+    traits::fungible::Inspect,
+};
+use openledger_runtime::{
+    fees, genesis_config_presets, AccountId, Address, Balance, Balances, Executive, Runtime,
+    RuntimeCall, RuntimeGenesisConfig, SignedPayload, System, TxExtension, UncheckedExtrinsic,
+    GENESIS_SUPPLY, MILLI_OPEN, OPEN,
+};
+use serde_json::Value;
+use sp_core::{sr25519, Pair};
+use sp_keyring::Sr25519Keyring;
+use sp_runtime::{generic::Era, traits::Header as _, BuildStorage};
+
+/// Apply a JSON patch the way the node's chain-spec builder does: objects merge key by key,
+/// everything else is replaced.
+fn merge(base: &mut Value, patch: Value) {
+    match (base, patch) {
+        (Value::Object(base), Value::Object(patch)) => {
+            for (key, value) in patch {
+                merge(base.entry(key).or_insert(Value::Null), value);
+            }
+        },
+        (base, patch) => *base = patch,
+    }
+}
+
+/// The full genesis config of a preset: the runtime's defaults with the preset's patch.
+fn preset_config(name: &str) -> RuntimeGenesisConfig {
+    let patch = genesis_config_presets::get_preset(&name.into()).expect("preset exists");
+    let patch: Value = serde_json::from_slice(&patch).expect("preset is JSON");
+    let mut config = serde_json::to_value(RuntimeGenesisConfig::default()).unwrap();
+    merge(&mut config, patch);
+    serde_json::from_value(config).expect("preset patch matches the genesis config")
+}
+
+fn externalities(preset: &str) -> sp_io::TestExternalities {
+    let storage = preset_config(preset).build_storage().expect("genesis builds");
+    sp_io::TestExternalities::new(storage)
+}
+
+#[test]
+fn both_presets_are_listed_and_unknown_ones_are_not() {
+    let names: Vec<String> = genesis_config_presets::preset_names()
+        .into_iter()
+        .map(|id| String::from_utf8(id.as_ref().to_vec()).unwrap())
+        .collect();
+    assert_eq!(names, ["development", "local_testnet"]);
+    assert!(genesis_config_presets::get_preset(&"mainnet".into()).is_none());
+}
+
+#[test]
+fn development_genesis_mints_one_billion_open_with_alice_as_sole_authority() {
+    externalities("development").execute_with(|| {
+        assert_eq!(Balances::total_issuance(), GENESIS_SUPPLY);
+        assert_eq!(GENESIS_SUPPLY, 1_000_000_000 * 10u128.pow(18));
+        let alice = Sr25519Keyring::Alice.to_account_id();
+        let bob = Sr25519Keyring::Bob.to_account_id();
+        assert_eq!(Balances::balance(&bob), genesis_config_presets::DEV_ENDOWMENT);
+        assert!(Balances::balance(&alice) > 900_000_000 * OPEN);
+        assert_eq!(pallet_aura::Authorities::<Runtime>::get().len(), 1);
+        assert_eq!(pallet_grandpa::Pallet::<Runtime>::grandpa_authorities().len(), 1);
+        assert_eq!(pallet_sudo::Key::<Runtime>::get(), Some(alice));
+    });
+}
+
+#[test]
+fn local_testnet_genesis_has_four_validators_and_the_same_supply() {
+    externalities("local_testnet").execute_with(|| {
+        assert_eq!(Balances::total_issuance(), GENESIS_SUPPLY);
+        let aura = pallet_aura::Authorities::<Runtime>::get();
+        let expected: Vec<sp_consensus_aura::sr25519::AuthorityId> = [
+            Sr25519Keyring::Alice,
+            Sr25519Keyring::Bob,
+            Sr25519Keyring::Charlie,
+            Sr25519Keyring::Dave,
+        ]
+        .iter()
+        .map(|k| k.public().into())
+        .collect();
+        assert_eq!(aura.into_inner(), expected);
+        let grandpa = pallet_grandpa::Pallet::<Runtime>::grandpa_authorities();
+        assert_eq!(grandpa.len(), 4);
+        assert!(grandpa.iter().all(|(_, weight)| *weight == 1));
+    });
+}
+
+#[test]
+fn genesis_balances_sum_exactly_to_the_supply() {
+    let accounts: Vec<AccountId> = (0u8..7).map(|i| AccountId::from([i; 32])).collect();
+    for n in 1..=accounts.len() {
+        let balances = genesis_config_presets::genesis_balances(&accounts[..n]);
+        assert_eq!(balances.len(), n);
+        assert_eq!(balances.iter().map(|(_, b)| b).sum::<Balance>(), GENESIS_SUPPLY);
+    }
+    assert!(genesis_config_presets::genesis_balances(&[]).is_empty());
+}
+
+fn signed_extrinsic(signer: &sr25519::Pair, nonce: u32, call: RuntimeCall) -> UncheckedExtrinsic {
+    let tx_ext: TxExtension = (
+        frame_system::CheckNonZeroSender::new(),
+        frame_system::CheckSpecVersion::new(),
+        frame_system::CheckTxVersion::new(),
+        frame_system::CheckGenesis::new(),
+        frame_system::CheckEra::from(Era::Immortal),
+        frame_system::CheckNonce::from(nonce),
+        frame_system::CheckWeight::new(),
+        pallet_transaction_payment::ChargeTransactionPayment::from(0),
+        frame_metadata_hash_extension::CheckMetadataHash::new(false),
+        frame_system::WeightReclaim::new(),
+    );
+    let payload = SignedPayload::new(call.clone(), tx_ext.clone()).expect("implicit data is available");
+    let signature = payload.using_encoded(|bytes| signer.sign(bytes));
+    UncheckedExtrinsic::new_signed(
+        call,
+        Address::Id(signer.public().into()),
+        signature.into(),
+        tx_ext,
+    )
+}
+
+fn start_block(number: u32) {
+    let header = openledger_runtime::Header::new(
+        number,
+        Default::default(),
+        Default::default(),
+        System::block_hash(number - 1),
+        Default::default(),
+    );
+    Executive::initialize_block(&header);
+}
+
+#[test]
+fn signed_transfer_moves_open_and_burns_a_fee_of_a_fraction_of_a_milli_open() {
+    externalities("development").execute_with(|| {
+        start_block(1);
+        let alice = Sr25519Keyring::Alice;
+        let dest = AccountId::from([7u8; 32]);
+        let amount = 25 * OPEN;
+        let call = RuntimeCall::Balances(pallet_balances::Call::transfer_keep_alive {
+            dest: dest.clone().into(),
+            value: amount,
+        });
+        let info = call.get_dispatch_info();
+        let xt = signed_extrinsic(&alice.pair(), 0, call);
+        let len = xt.encoded_size() as u32;
+
+        let alice_before = Balances::balance(&alice.to_account_id());
+        let issuance_before = Balances::total_issuance();
+        Executive::apply_extrinsic(xt).expect("valid").expect("dispatch succeeds");
+
+        let fee: Balance = alice_before - amount - Balances::balance(&alice.to_account_id());
+        assert_eq!(Balances::balance(&dest), amount);
+        // The whole fee is burned: issuance falls by exactly the fee.
+        assert_eq!(issuance_before - Balances::total_issuance(), fee);
+        // Post-dispatch refunds may lower the fee below the pre-dispatch estimate, never raise it.
+        let estimate = pallet_transaction_payment::Pallet::<Runtime>::compute_fee(len, &info, 0);
+        assert!(fee > 0 && fee <= estimate, "fee {fee} estimate {estimate}");
+        // Length fee alone is len µOPEN; the whole fee stays well under 1 milli-OPEN.
+        assert!(fee >= len as Balance * fees::TRANSACTION_BYTE_FEE);
+        assert!(fee < MILLI_OPEN, "a transfer must stay cheap, paid {fee}");
+        assert_eq!(System::account_nonce(alice.to_account_id()), 1);
+    });
+}
+
+#[test]
+fn a_transfer_that_would_reap_below_the_existential_deposit_is_refused_and_pays_only_the_fee() {
+    externalities("development").execute_with(|| {
+        start_block(1);
+        let dest = AccountId::from([9u8; 32]);
+        let call = RuntimeCall::Balances(pallet_balances::Call::transfer_keep_alive {
+            dest: dest.clone().into(),
+            value: fees::EXISTENTIAL_DEPOSIT - 1,
+        });
+        let xt = signed_extrinsic(&Sr25519Keyring::Bob.pair(), 0, call);
+        let result = Executive::apply_extrinsic(xt).expect("valid transaction");
+        assert!(result.is_err(), "dispatch must fail below the existential deposit");
+        assert_eq!(Balances::balance(&dest), 0);
+        assert!(Balances::balance(&Sr25519Keyring::Bob.to_account_id()) < genesis_config_presets::DEV_ENDOWMENT);
+    });
+}
+
+#[test]
+fn a_transaction_with_a_bad_signature_is_rejected_before_paying_anything() {
+    externalities("development").execute_with(|| {
+        start_block(1);
+        let call = RuntimeCall::System(frame_system::Call::remark { remark: vec![1, 2, 3] });
+        let good = signed_extrinsic(&Sr25519Keyring::Bob.pair(), 0, call.clone());
+        let forged = match good.preamble {
+            sp_runtime::generic::Preamble::Signed(address, _, ext) => UncheckedExtrinsic::new_signed(
+                call,
+                address,
+                Sr25519Keyring::Charlie.pair().sign(b"something else").into(),
+                ext,
+            ),
+            _ => unreachable!("built as signed"),
+        };
+        let bob_before = Balances::balance(&Sr25519Keyring::Bob.to_account_id());
+        assert!(Executive::apply_extrinsic(forged).is_err());
+        assert_eq!(Balances::balance(&Sr25519Keyring::Bob.to_account_id()), bob_before);
+    });
+}
+
+#[test]
+fn metadata_decodes_and_lists_the_pallets_and_extensions() {
+    use frame_metadata::{RuntimeMetadata, RuntimeMetadataPrefixed};
+    let versions = Runtime::metadata_versions();
+    assert!(versions.contains(&14) && versions.contains(&15), "versions {versions:?}");
+
+    let bytes: Vec<u8> = Runtime::metadata_at_version(15).expect("v15 is available").to_vec();
+    let prefixed = RuntimeMetadataPrefixed::decode(&mut &bytes[..]).expect("metadata decodes");
+    let RuntimeMetadata::V15(metadata) = prefixed.1 else { panic!("asked for v15") };
+    let pallets: Vec<&str> = metadata.pallets.iter().map(|p| p.name.as_str()).collect();
+    assert_eq!(
+        pallets,
+        ["System", "Timestamp", "Aura", "Grandpa", "Balances", "TransactionPayment", "Sudo"]
+    );
+    let extensions: Vec<&str> =
+        metadata.extrinsic.signed_extensions.iter().map(|e| e.identifier.as_str()).collect();
+    assert!(extensions.contains(&"CheckMetadataHash"), "{extensions:?}");
+    assert!(extensions.contains(&"ChargeTransactionPayment"), "{extensions:?}");
+
+    let constants = &metadata.pallets.iter().find(|p| p.name == "Balances").unwrap().constants;
+    let ed = constants.iter().find(|c| c.name == "ExistentialDeposit").unwrap();
+    assert_eq!(Balance::decode(&mut &ed.value[..]).unwrap(), fees::EXISTENTIAL_DEPOSIT);
+}
