@@ -2,6 +2,8 @@
 
 #![cfg_attr(not(feature = "std"), no_std)]
 
+pub mod datanets;
+
 use sp_runtime::{
     traits::{IdentifyAccount, Verify},
     MultiSignature,
