@@ -312,7 +312,22 @@ fn stored_index_reproduces_direct_scores() {
         let scale = direct.data.iter().fold(0.0f64, |a, v| a.max(v.abs()));
         assert!(max_abs_diff(&s, &direct.data) < 1e-4 * scale, "{method:?}");
     }
+    // Ensembles of projections, and an MLP with TracIn checkpoints.
+    let mut mc = ModelConfig::mlp(3, 5, 1e-3);
+    mc.epochs = 40;
+    let mlp = trained(mc, &train);
+    for (model, method) in [(&m, Method::Trak), (&mlp, Method::TracIn)] {
+        let mut opts = MethodOptions::new(method).projected(6, 5);
+        opts.ensemble = 3;
+        let direct = inf::compute_scores(model, &train, &test, &opts).unwrap();
+        inf::index::AttributionIndex::build(model, &train, &opts, None).unwrap().save(&dir).unwrap();
+        let s = inf::index::AttributionIndex::load(&dir).unwrap().score(&test).unwrap();
+        let scale = direct.data.iter().fold(0.0f64, |a, v| a.max(v.abs()));
+        assert!(max_abs_diff(&s, &direct.data) < 1e-4 * scale, "{method:?} ensemble");
+    }
     assert!(inf::index::AttributionIndex::build(&m, &train, &MethodOptions::new(Method::DataInf).projected(4, 1), None).is_err());
+    assert!(inf::index::AttributionIndex::build(&m, &train, &MethodOptions::new(Method::Trak), None).is_err());
+    assert!(inf::index::AttributionIndex::load("/nonexistent/influence-index").is_err());
     std::fs::remove_dir_all(&dir).ok();
 }
 

@@ -35,6 +35,8 @@ pub struct IndexMeta {
     pub standardizer: Option<Standardizer>,
     pub damping: f64,
     pub checkpoint_weights: Vec<f64>,
+    /// Projections averaged (seeds seed, seed + 1, …).
+    pub ensemble: usize,
 }
 
 pub struct AttributionIndex {
@@ -43,7 +45,11 @@ pub struct AttributionIndex {
     pub features: Vec<f32>,
     pub contributions: Vec<u64>,
     pub model: Classifier,
-    projector: Projector,
+    projectors: Vec<Projector>,
+}
+
+fn projectors(meta: &IndexMeta) -> Result<Vec<Projector>> {
+    (0..meta.ensemble).map(|e| Projector::new(meta.params, meta.k, meta.seed.wrapping_add(e as u64))).collect()
 }
 
 impl AttributionIndex {
@@ -73,9 +79,10 @@ impl AttributionIndex {
             standardizer,
             damping: f.damping,
             checkpoint_weights: m.checkpoints.iter().map(|c| c.1).collect(),
+            ensemble: opts.ensemble,
         };
         Ok(Self {
-            projector: Projector::new(meta.params, k, seed)?,
+            projectors: projectors(&meta)?,
             meta,
             features: f.train.data.iter().map(|&v| v as f32).collect(),
             contributions: train.contributions.clone(),
@@ -138,41 +145,57 @@ impl AttributionIndex {
         if contributions.len() != meta.n {
             return Err(bad("contribution ids do not match n".into()));
         }
-        let expected_q = match meta.method {
-            Method::TracIn => meta.k * meta.checkpoint_weights.len(),
-            _ => meta.k,
-        };
+        if meta.ensemble == 0 {
+            return Err(bad("ensemble size 0".into()));
+        }
+        let expected_q = meta.ensemble
+            * match meta.method {
+                Method::TracIn => meta.k * meta.checkpoint_weights.len(),
+                _ => meta.k,
+            };
         if expected_q != meta.q {
             return Err(bad("feature width does not match the method".into()));
         }
-        Ok(Self { projector: Projector::new(meta.params, meta.k, meta.seed)?, meta, features, contributions, model })
+        Ok(Self { projectors: projectors(&meta)?, meta, features, contributions, model })
     }
 
     /// Projected test-side features (n_test × q) for already standardised test rows.
     pub fn test_features(&self, test: &Dataset) -> Result<GradMatrix> {
         test.check_labels(self.meta.model.classes, "test set")?;
-        match self.meta.method {
+        if test.d != self.meta.d {
+            return Err(InfluenceError::FeatureMismatch { what: "test set".into(), got: test.d, expected: self.meta.d });
+        }
+        // Margin gradients at each point the method looks at (TracIn: every checkpoint).
+        let grads = match self.meta.method {
             Method::TracIn => {
                 let final_params = self.model.params()?;
-                let mut parts = Vec::new();
+                let mut gs = Vec::new();
                 for (theta, eta) in &self.model.checkpoints {
                     self.model.set_params(theta)?;
-                    let g = self.projector.project_rows(&per_example_grads(&self.model, test, Target::Margin)?)?;
-                    let s = eta.sqrt();
-                    parts.push(g.data.iter().map(|v| v * s).collect::<Vec<f64>>());
+                    let g = per_example_grads(&self.model, test, Target::Margin);
+                    gs.push((g, eta.sqrt()));
                 }
                 self.model.set_params(&final_params)?;
-                let k = self.meta.k;
-                let mut data = Vec::with_capacity(test.n * self.meta.q);
-                for j in 0..test.n {
-                    for part in &parts {
-                        data.extend_from_slice(&part[j * k..(j + 1) * k]);
-                    }
-                }
-                Ok(GradMatrix { n: test.n, p: self.meta.q, data })
+                gs.into_iter().map(|(g, s)| g.map(|g| (g, s))).collect::<Result<Vec<_>>>()?
             }
-            _ => self.projector.project_rows(&per_example_grads(&self.model, test, Target::Margin)?),
+            _ => vec![(per_example_grads(&self.model, test, Target::Margin)?, 1.0)],
+        };
+        let e = 1.0 / (self.projectors.len() as f64).sqrt();
+        let mut parts = Vec::new();
+        for proj in &self.projectors {
+            for (g, s) in &grads {
+                let pg = proj.project_rows(g)?;
+                parts.push(pg.data.iter().map(|v| v * s * e).collect::<Vec<f64>>());
+            }
         }
+        let k = self.meta.k;
+        let mut data = Vec::with_capacity(test.n * self.meta.q);
+        for j in 0..test.n {
+            for part in &parts {
+                data.extend_from_slice(&part[j * k..(j + 1) * k]);
+            }
+        }
+        Ok(GradMatrix { n: test.n, p: self.meta.q, data })
     }
 
     /// Scores (n_test × n) of standardised test rows.

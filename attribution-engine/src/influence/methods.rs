@@ -78,6 +78,10 @@ pub struct MethodOptions {
     pub max_explicit_params: usize,
     pub cg_tol: f64,
     pub cg_max_iter: usize,
+    /// Number of independent projections (seeds `seed`, `seed + 1`, …) whose scores are
+    /// averaged (TRAK's ensembling; for a convex model the trained model is unique, so the
+    /// ensemble is over projections). 1 = a single projection.
+    pub ensemble: usize,
 }
 
 impl MethodOptions {
@@ -90,6 +94,7 @@ impl MethodOptions {
             max_explicit_params: 4096,
             cg_tol: 1e-10,
             cg_max_iter: 2000,
+            ensemble: 1,
         }
     }
 
@@ -160,6 +165,31 @@ pub fn features(
     test_target: Target,
 ) -> Result<Features> {
     check(model, train, test)?;
+    if opts.ensemble == 0 {
+        return Err(invalid("ensemble size must be ≥ 1"));
+    }
+    if opts.ensemble > 1 {
+        let (k, seed) = opts.projection.ok_or_else(|| invalid("an ensemble needs a projection (k)"))?;
+        let e = opts.ensemble;
+        let mut parts = Vec::with_capacity(e);
+        for i in 0..e {
+            let mut o = opts.clone();
+            o.ensemble = 1;
+            o.projection = Some((k, seed.wrapping_add(i as u64)));
+            parts.push(features(model, train, test, &o, test_target)?);
+        }
+        let s = 1.0 / (e as f64).sqrt();
+        let scale = |g: GradMatrix| map_rows(&g, |r| r.iter().map(|v| v * s).collect());
+        let test_side = scale(concat_cols(&parts.iter().map(|f| f.test.clone()).collect::<Vec<_>>()));
+        let train_side = scale(concat_cols(&parts.iter().map(|f| f.train.clone()).collect::<Vec<_>>()));
+        return Ok(Features {
+            test: test_side,
+            train: train_side,
+            damping: parts.iter().map(|f| f.damping).fold(0.0, f64::max),
+            solver: parts[0].solver.clone(),
+            method_lambda: parts.iter().flat_map(|f| f.method_lambda.clone()).collect(),
+        });
+    }
     let m = model.to_f64()?;
     let p = m.num_params();
     let proj = match opts.projection {
@@ -172,7 +202,23 @@ pub fn features(
             let ft = per_example_grads(&m, test, test_target)?;
             if p <= opts.max_explicit_params {
                 let h = hessian(&m, train)?;
-                let chol = Cholesky::factor(&h, p)?;
+                let chol = match Cholesky::factor(&h, p) {
+                    Ok(c) => c,
+                    // Non-convex models (MLP) away from a strict minimum have an indefinite
+                    // Hessian: damp with 1e-3 … 1 × mean |diag| (reported in `damping`).
+                    Err(InfluenceError::NotPositiveDefinite { .. }) => {
+                        let mean_diag = (0..p).map(|i| h[i * p + i].abs()).sum::<f64>() / p as f64;
+                        let mut found = None;
+                        for j in 0..4 {
+                            if let Ok(c) = Cholesky::factor_with(&h, p, mean_diag * 1e-3 * 10f64.powi(j)) {
+                                found = Some(c);
+                                break;
+                            }
+                        }
+                        found.ok_or(InfluenceError::NotPositiveDefinite { damping: mean_diag })?
+                    }
+                    Err(e) => return Err(e),
+                };
                 let u = map_rows(&g, |r| chol.solve(r).into_iter().map(|v| -v).collect());
                 Ok(Features {
                     test: project(&proj, ft)?,

@@ -70,6 +70,9 @@ pub struct InfluenceArgs {
     /// Random projection dimension (unprojected if absent).
     #[arg(long)]
     k: Option<usize>,
+    /// Number of independent projections averaged (needs --k).
+    #[arg(long, default_value_t = 1)]
+    ensemble: usize,
     /// Write the n_test × n_train score matrix to this file (`.npy` or `.json`).
     #[arg(long)]
     out: Option<String>,
@@ -156,18 +159,26 @@ fn config(m: &ModelArgs, classes: usize) -> R<ModelConfig> {
     Ok(cfg)
 }
 
-/// Parse `name[@k]` method specs.
+/// Parse `name[@k[xE]]` method specs (projection dimension k, ensemble of E projections).
 fn parse_methods(spec: &str, seed: u64) -> R<Vec<(String, MethodOptions)>> {
     let mut out = Vec::new();
     for item in spec.split(',').map(str::trim).filter(|s| !s.is_empty()) {
-        let (name, k) = match item.split_once('@') {
-            Some((n, k)) => (n, Some(k.parse::<usize>().map_err(|_| format!("bad projection in `{item}`"))?)),
+        let bad = || format!("bad projection in `{item}` (expected name@k or name@kxE)");
+        let (name, proj) = match item.split_once('@') {
+            Some((n, p)) => {
+                let (k, ens) = match p.split_once('x') {
+                    Some((k, e)) => (k.parse::<usize>().map_err(|_| bad())?, e.parse::<usize>().map_err(|_| bad())?),
+                    None => (p.parse::<usize>().map_err(|_| bad())?, 1),
+                };
+                (n, Some((k, ens)))
+            }
             None => (item, None),
         };
         let method: Method = name.parse().map_err(e)?;
         let mut o = MethodOptions::new(method);
-        if let Some(k) = k {
+        if let Some((k, ens)) = proj {
             o = o.projected(k, seed);
+            o.ensemble = ens;
         }
         out.push((item.to_string(), o));
     }
@@ -223,6 +234,7 @@ fn influence(a: InfluenceArgs) -> R<Value> {
     if let Some(k) = a.k {
         opts = opts.projected(k, a.m.seed);
     }
+    opts.ensemble = a.ensemble;
     let scores = inf::compute_scores(&model, &train, &test, &opts).map_err(e)?;
     if let Some(path) = &a.out {
         write_scores(path, scores.n_test, scores.n_train, &scores.data)?;
