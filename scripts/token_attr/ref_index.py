@@ -31,7 +31,7 @@ def main():
     with tempfile.TemporaryDirectory() as empty:
         t = time.perf_counter()
         subprocess.run([sys.executable, "-m", "infini_gram.indexing", "--data_dir", empty, "--save_dir", dst,
-                        "--token_dtype", dtype, "--shards", str(shards), "--cpus", cpus, "--mem", "8",
+                        "--token_dtype", dtype, "--shards", str(shards), "--cpus", cpus, "--mem", os.environ.get("INFINI_GRAM_MEM_GB", "2"),
                         "--ulimit", str(resource.getrlimit(resource.RLIMIT_NOFILE)[1])],
                        check=True, stdout=subprocess.DEVNULL)
         print(json.dumps({"seconds": time.perf_counter() - t}))
