@@ -202,14 +202,20 @@ impl AttributionIndex {
     pub fn score(&self, test: &Dataset) -> Result<Vec<f64>> {
         let t = self.test_features(test)?;
         let q = self.meta.q;
-        let rows: Vec<Vec<f64>> = (0..t.n)
-            .into_par_iter()
-            .map(|j| {
-                let tj: Vec<f32> = t.row(j).iter().map(|&v| v as f32).collect();
-                self.features.chunks_exact(q).map(|u| dot_f32(&tj, u)).collect()
-            })
-            .collect();
-        Ok(rows.concat())
+        let mut out = Vec::with_capacity(t.n * self.meta.n);
+        for j in 0..t.n {
+            let tj: Vec<f32> = t.row(j).iter().map(|&v| v as f32).collect();
+            // Blocks of 512 training rows in parallel; every score is one fixed-order dot product.
+            let blocks: Vec<Vec<f64>> = self
+                .features
+                .par_chunks(q * 512)
+                .map(|block| block.chunks_exact(q).map(|u| dot_f32(&tj, u)).collect())
+                .collect();
+            for b in blocks {
+                out.extend(b);
+            }
+        }
+        Ok(out)
     }
 }
 
