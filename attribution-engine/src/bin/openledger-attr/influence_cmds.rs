@@ -55,6 +55,9 @@ pub struct ModelArgs {
     /// Contribution-id column name (optional in the file; row index otherwise).
     #[arg(long, default_value = "contribution")]
     contribution_column: String,
+    /// TRAK's λ in (ΦᵀΦ + λI)⁻¹ (default n·λ).
+    #[arg(long)]
+    trak_lambda: Option<f64>,
 }
 
 #[derive(Args)]
@@ -131,6 +134,10 @@ pub struct MislabelArgs {
     /// Fraction of training labels flipped.
     #[arg(long, default_value_t = 0.1)]
     fraction: f64,
+    /// Independent corruptions (seeds seed, seed + 1, …); the AUC is reported per seed and
+    /// averaged.
+    #[arg(long, default_value_t = 1)]
+    repeats: usize,
 }
 
 type R<T> = Result<T, String>;
@@ -160,7 +167,7 @@ fn config(m: &ModelArgs, classes: usize) -> R<ModelConfig> {
 }
 
 /// Parse `name[@k[xE]]` method specs (projection dimension k, ensemble of E projections).
-fn parse_methods(spec: &str, seed: u64) -> R<Vec<(String, MethodOptions)>> {
+fn parse_methods(spec: &str, seed: u64, trak_lambda: Option<f64>) -> R<Vec<(String, MethodOptions)>> {
     let mut out = Vec::new();
     for item in spec.split(',').map(str::trim).filter(|s| !s.is_empty()) {
         let bad = || format!("bad projection in `{item}` (expected name@k or name@kxE)");
@@ -176,6 +183,7 @@ fn parse_methods(spec: &str, seed: u64) -> R<Vec<(String, MethodOptions)>> {
         };
         let method: Method = name.parse().map_err(e)?;
         let mut o = MethodOptions::new(method);
+        o.trak_lambda = trak_lambda;
         if let Some((k, ens)) = proj {
             o = o.projected(k, seed);
             o.ensemble = ens;
@@ -231,6 +239,7 @@ fn influence(a: InfluenceArgs) -> R<Value> {
         inf::load_train_test(&a.m.train, &a.test, &cols(&a.m), a.m.classes).map_err(e)?;
     let (model, train_info) = train_model(&a.m, &train, classes)?;
     let mut opts = MethodOptions::new(a.method.parse().map_err(e)?);
+    opts.trak_lambda = a.m.trak_lambda;
     if let Some(k) = a.k {
         opts = opts.projected(k, a.m.seed);
     }
@@ -290,7 +299,7 @@ fn lds(a: LdsArgs) -> R<Value> {
         let idx: Vec<usize> = (0..test.n.min(mt)).collect();
         test = test.select(&idx);
     }
-    let methods = parse_methods(&a.methods, a.m.seed)?;
+    let methods = parse_methods(&a.methods, a.m.seed, a.m.trak_lambda)?;
     let (model, train_info) = train_model(&a.m, &train, classes)?;
     let lds_opts = inf::LdsOptions { subsets: a.subsets, alpha: a.alpha, seed: a.m.seed };
     let retrains = inf::retrain_subsets(&model, &train, &test, &lds_opts).map_err(e)?;
@@ -321,13 +330,21 @@ fn mislabel(a: MislabelArgs) -> R<Value> {
     let train = Dataset::from_csv(&a.m.train, &cols(&a.m)).map_err(e)?;
     let (train, _, _, classes) = inf::prepare(train.clone(), train, a.m.classes, &a.m.train, &a.m.train).map_err(e)?;
     let template = Classifier::new(config(&a.m, classes)?, train.d).map_err(e)?;
-    let opts = inf::MislabelOptions { fraction: a.fraction, seed: a.m.seed };
+    if a.repeats == 0 {
+        return Err("repeats must be ≥ 1".into());
+    }
     let mut results = serde_json::Map::new();
     let mut flipped = 0;
-    for (name, mo) in parse_methods(&a.methods, a.m.seed)? {
-        let r = inf::mislabel_detection(&template, &train, &mo, &opts).map_err(e)?;
-        flipped = r.flipped.len();
-        results.insert(name, json!({ "auc": r.auc }));
+    for (name, mo) in parse_methods(&a.methods, a.m.seed, a.m.trak_lambda)? {
+        let mut aucs = Vec::with_capacity(a.repeats);
+        for r in 0..a.repeats {
+            let opts = inf::MislabelOptions { fraction: a.fraction, seed: a.m.seed.wrapping_add(r as u64) };
+            let res = inf::mislabel_detection(&template, &train, &mo, &opts).map_err(e)?;
+            flipped = res.flipped.len();
+            aucs.push(res.auc);
+        }
+        let mean = aucs.iter().sum::<f64>() / aucs.len() as f64;
+        results.insert(name, json!({ "auc": aucs[0], "mean_auc": mean, "aucs": aucs }));
     }
     Ok(json!({
         "command": "mislabel",
@@ -335,6 +352,7 @@ fn mislabel(a: MislabelArgs) -> R<Value> {
         "n_train": train.n,
         "flipped": flipped,
         "fraction": a.fraction,
+        "repeats": a.repeats,
         "methods": results,
     }))
 }
