@@ -1,14 +1,18 @@
 //! Runtime APIs: what the node, polkadot.js and dApps can ask the runtime.
 
 use crate::{
-    configs::RuntimeBlockWeights, genesis_config_presets, opaque::SessionKeys, AccountId, Aura,
-    Balance, Block, Executive, Grandpa, InherentDataExt, Nonce, Runtime, RuntimeCall,
+    genesis_config_presets, opaque::SessionKeys, AccountId, Aura,
+    Balance, Block, BlockNumber, Datanets, Executive, Grandpa, InherentDataExt, Nonce, Runtime, RuntimeCall,
     RuntimeGenesisConfig, System, TransactionPayment, VERSION,
 };
 use alloc::vec::Vec;
 use frame_support::{
     genesis_builder_helper::{build_state, get_preset},
     weights::Weight,
+};
+use openledger_primitives::datanets::{
+    ContentHash, ContributionId, ContributionInfo, DatanetId, DatanetInfo, VersionInfo,
+    VersionNumber,
 };
 use pallet_grandpa::AuthorityId as GrandpaId;
 use sp_api::impl_runtime_apis;
@@ -204,6 +208,56 @@ impl_runtime_apis! {
         }
     }
 
+    impl openledger_primitives::datanets::DatanetsApi<Block, AccountId, Balance, BlockNumber> for Runtime {
+        fn datanets(start: DatanetId, limit: u32) -> Vec<DatanetInfo<AccountId, Balance, BlockNumber>> {
+            Datanets::api_datanets(start, limit)
+        }
+
+        fn datanet(datanet: DatanetId) -> Option<DatanetInfo<AccountId, Balance, BlockNumber>> {
+            Datanets::api_datanet(datanet)
+        }
+
+        fn contributions(
+            datanet: DatanetId,
+            start: u32,
+            limit: u32,
+        ) -> Vec<ContributionInfo<AccountId, Balance, BlockNumber>> {
+            Datanets::api_contributions(datanet, start, limit)
+        }
+
+        fn version_contributions(
+            datanet: DatanetId,
+            version: VersionNumber,
+            start: u32,
+            limit: u32,
+        ) -> Vec<ContributionInfo<AccountId, Balance, BlockNumber>> {
+            Datanets::api_version_contributions(datanet, version, start, limit)
+        }
+
+        fn contribution(id: ContributionId) -> Option<ContributionInfo<AccountId, Balance, BlockNumber>> {
+            Datanets::api_contribution(id)
+        }
+
+        fn contribution_by_hash(
+            datanet: DatanetId,
+            content_hash: ContentHash,
+        ) -> Option<ContributionInfo<AccountId, Balance, BlockNumber>> {
+            Datanets::api_contribution_by_hash(datanet, content_hash)
+        }
+
+        fn version(datanet: DatanetId, version: VersionNumber) -> Option<VersionInfo<BlockNumber>> {
+            Datanets::api_version(datanet, version)
+        }
+
+        fn versions(datanet: DatanetId, start: VersionNumber, limit: u32) -> Vec<VersionInfo<BlockNumber>> {
+            Datanets::api_versions(datanet, start, limit)
+        }
+
+        fn can_contribute(datanet: DatanetId, who: AccountId) -> bool {
+            Datanets::api_can_contribute(datanet, who)
+        }
+    }
+
     impl sp_genesis_builder::GenesisBuilder<Block> for Runtime {
         fn build_state(config: Vec<u8>) -> sp_genesis_builder::Result {
             build_state::<RuntimeGenesisConfig>(config)
@@ -253,7 +307,7 @@ impl_runtime_apis! {
     impl frame_try_runtime::TryRuntime<Block> for Runtime {
         fn on_runtime_upgrade(checks: frame_try_runtime::UpgradeCheckSelect) -> (Weight, Weight) {
             let weight = Executive::try_runtime_upgrade(checks).unwrap();
-            (weight, RuntimeBlockWeights::get().max_block)
+            (weight, crate::configs::RuntimeBlockWeights::get().max_block)
         }
 
         fn execute_block(

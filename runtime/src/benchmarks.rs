@@ -10,4 +10,5 @@ frame_benchmarking::define_benchmarks!(
     [pallet_balances, Balances]
     [pallet_timestamp, Timestamp]
     [pallet_sudo, Sudo]
+    [pallet_datanets, Datanets]
 );

@@ -1,7 +1,7 @@
 //! Configuration of each pallet of the runtime.
 
 use crate::{
-    fees, AccountId, Aura, Balance, Balances, Block, BlockNumber, Hash, Nonce, PalletInfo,
+    fees, AccountId, MILLI_OPEN, OPEN, Aura, Balance, Balances, Block, BlockNumber, Hash, Nonce, PalletInfo,
     Runtime, RuntimeCall, RuntimeEvent, RuntimeFreezeReason, RuntimeHoldReason, RuntimeOrigin,
     RuntimeTask, System, SLOT_DURATION, VERSION,
 };
@@ -137,4 +137,31 @@ impl pallet_sudo::Config for Runtime {
     type RuntimeEvent = RuntimeEvent;
     type RuntimeCall = RuntimeCall;
     type WeightInfo = pallet_sudo::weights::SubstrateWeight<Runtime>;
+}
+
+parameter_types! {
+    /// Held from a datanet's creator for as long as the datanet exists: its record is a few
+    /// hundred bytes of state on every node.
+    pub const DatanetDeposit: Balance = OPEN;
+    /// Held per contribution on top of the datanet's own per-byte deposit: the contribution's
+    /// record in state (about 150 bytes), so spam costs even for datanets that ask no deposit.
+    pub const ContributionBaseDeposit: Balance = 10 * MILLI_OPEN;
+}
+
+impl pallet_datanets::Config for Runtime {
+    type Currency = Balances;
+    type RuntimeHoldReason = RuntimeHoldReason;
+    type DatanetDeposit = DatanetDeposit;
+    type ContributionBaseDeposit = ContributionBaseDeposit;
+    /// 5 MiB; the normal class of a block (6 MiB) holds one such contribution.
+    type MaxPayloadSize = ConstU32<{ 5 * 1024 * 1024 }>;
+    type MaxNameLen = ConstU32<64>;
+    type MaxDescriptionLen = ConstU32<1024>;
+    type MaxLicenseLen = ConstU32<64>;
+    type MaxTagLen = ConstU32<32>;
+    type MaxTags = ConstU32<8>;
+    type MaxCurators = ConstU32<16>;
+    type MaxReasonLen = ConstU32<256>;
+    type MaxPageSize = ConstU32<100>;
+    type WeightInfo = pallet_datanets::weights::SubstrateWeight<Runtime>;
 }

@@ -147,4 +147,7 @@ mod runtime {
 
     #[runtime::pallet_index(6)]
     pub type Sudo = pallet_sudo;
+
+    #[runtime::pallet_index(10)]
+    pub type Datanets = pallet_datanets;
 }

@@ -217,7 +217,7 @@ fn metadata_decodes_and_lists_the_pallets_and_extensions() {
     let pallets: Vec<&str> = metadata.pallets.iter().map(|p| p.name.as_str()).collect();
     assert_eq!(
         pallets,
-        ["System", "Timestamp", "Aura", "Grandpa", "Balances", "TransactionPayment", "Sudo"]
+        ["System", "Timestamp", "Aura", "Grandpa", "Balances", "TransactionPayment", "Sudo", "Datanets"]
     );
     let extensions: Vec<&str> =
         metadata.extrinsic.signed_extensions.iter().map(|e| e.identifier.as_str()).collect();
