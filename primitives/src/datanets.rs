@@ -572,7 +572,7 @@ mod tests {
         let mut frontier = Vec::new();
         let mut leaves = Vec::new();
         assert_eq!(frontier_root(&frontier, 0), Some(merkle_empty_root()));
-        for i in 0..70u32 {
+        for i in 0..260u32 {
             assert!(frontier_append(&mut frontier, i, &h(i)));
             leaves.push(h(i));
             let expected = rfc6962(&leaves);

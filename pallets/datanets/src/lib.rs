@@ -68,6 +68,8 @@
 //! [`openledger_primitives::datanets::DatanetInspect`].
 
 #![cfg_attr(not(feature = "std"), no_std)]
+// `create_datanet` takes every datanet parameter as its own call argument (as FRAME calls do).
+#![allow(clippy::too_many_arguments)]
 
 extern crate alloc;
 
