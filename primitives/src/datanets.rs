@@ -602,10 +602,7 @@ mod tests {
             )
         );
         // Leaf and node hashing are domain separated.
-        assert_ne!(
-            merkle_leaf(&a),
-            BlakeTwo256::hash(a.as_bytes())
-        );
+        assert_ne!(merkle_leaf(&a), BlakeTwo256::hash(a.as_bytes()));
     }
 
     #[test]
@@ -677,6 +674,59 @@ mod tests {
         assert!(json.contains("\"contentHash\":\"0x"));
         assert!(json.contains(&format!("\"deposit\":\"{}\"", u128::MAX)));
         assert!(json.contains("\"status\":\"Accepted\""));
+    }
+
+    #[test]
+    fn datanet_info_json_has_ss58_owner_and_string_balances() {
+        let owner = sp_runtime::AccountId32::new([1u8; 32]);
+        let info = DatanetInfo::<sp_runtime::AccountId32, u128, u32> {
+            id: 3,
+            owner: owner.clone(),
+            creator: owner.clone(),
+            creation_deposit: 10u128.pow(18),
+            name: "medical".into(),
+            description: "notes".into(),
+            license: "MIT".into(),
+            tags: vec!["health".into()],
+            admission: Admission::AllowList,
+            curation: CurationPolicy::Curators,
+            deposit_policy: DepositPolicy::ForfeitOnReject,
+            deposit_per_byte: 1_000_000_000_000,
+            status: DatanetStatus::Open,
+            curators: vec![owner.clone()],
+            created_at: 12,
+            contribution_count: 2,
+            pending_count: 1,
+            accepted_count: 1,
+            accepted_bytes: 42,
+            latest_version: 1,
+        };
+        let json = serde_json_like(&info);
+        assert!(json.contains(&format!("\"owner\":\"{owner}\"")), "{json}");
+        assert!(
+            json.contains("\"creationDeposit\":\"1000000000000000000\""),
+            "{json}"
+        );
+        assert!(
+            json.contains("\"depositPerByte\":\"1000000000000\""),
+            "{json}"
+        );
+        assert!(json.contains("\"admission\":\"AllowList\""), "{json}");
+        assert!(json.contains("\"tags\":[\"health\"]"), "{json}");
+        let back: DatanetInfo<sp_runtime::AccountId32, u128, u32> =
+            serde_json::from_str(&json).expect("round trip");
+        assert_eq!(back, info);
+        let v = VersionInfo {
+            datanet: 1,
+            version: 2,
+            contribution_count: 3,
+            total_bytes: 4,
+            merkle_root: h(1),
+            published_at: 5u32,
+        };
+        let json = serde_json_like(&v);
+        assert!(json.contains("\"merkleRoot\":\"0x"), "{json}");
+        assert!(json.contains("\"contributionCount\":3"), "{json}");
     }
 
     fn serde_json_like<T: Serialize>(v: &T) -> String {

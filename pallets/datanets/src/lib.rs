@@ -90,7 +90,7 @@ use frame_support::{
         tokens::Precision,
         Imbalance,
     },
-    BoundedVec, CloneNoBound, EqNoBound, PartialEqNoBound, DebugNoBound,
+    BoundedVec, CloneNoBound, DebugNoBound, EqNoBound, PartialEqNoBound,
 };
 use frame_system::pallet_prelude::*;
 use scale_info::TypeInfo;
@@ -120,14 +120,7 @@ pub type Frontier = BoundedVec<H256, ConstU32<MERKLE_FRONTIER_LEN>>;
 
 /// A datanet in state.
 #[derive(
-    Encode,
-    Decode,
-    CloneNoBound,
-    PartialEqNoBound,
-    EqNoBound,
-    DebugNoBound,
-    TypeInfo,
-    MaxEncodedLen,
+    Encode, Decode, CloneNoBound, PartialEqNoBound, EqNoBound, DebugNoBound, TypeInfo, MaxEncodedLen,
 )]
 #[scale_info(skip_type_params(T))]
 #[codec(mel_bound(T: Config))]
@@ -159,14 +152,7 @@ pub struct Datanet<T: Config> {
 
 /// A contribution in state. The bytes themselves are in the block body.
 #[derive(
-    Encode,
-    Decode,
-    CloneNoBound,
-    PartialEqNoBound,
-    EqNoBound,
-    DebugNoBound,
-    TypeInfo,
-    MaxEncodedLen,
+    Encode, Decode, CloneNoBound, PartialEqNoBound, EqNoBound, DebugNoBound, TypeInfo, MaxEncodedLen,
 )]
 #[scale_info(skip_type_params(T))]
 #[codec(mel_bound(T: Config))]

@@ -1718,3 +1718,85 @@ fn hold_failure_maps_to_named_error() {
         );
     });
 }
+
+#[test]
+fn contribute_weight_grows_with_payload_and_every_call_has_weight() {
+    use frame_support::dispatch::GetDispatchInfo;
+    let w = |len: usize| {
+        crate::Call::<Test>::contribute {
+            datanet: 0,
+            payload: vec![0u8; len],
+        }
+        .get_dispatch_info()
+        .call_weight
+    };
+    assert!(w(1).ref_time() > 0);
+    assert!(w(1_000_000).ref_time() > w(1).ref_time());
+    assert_eq!(
+        w(MAX_PAYLOAD as usize),
+        <() as crate::WeightInfo>::contribute(MAX_PAYLOAD)
+    );
+    let calls: Vec<crate::Call<Test>> = vec![
+        crate::Call::create_datanet {
+            name: text("n"),
+            description: text(""),
+            license: text(""),
+            tags: tags(&[]),
+            admission: Admission::Open,
+            curation: CurationPolicy::Owner,
+            deposit_per_byte: 0,
+            deposit_policy: DepositPolicy::ReleaseAlways,
+        },
+        crate::Call::update_metadata {
+            datanet: 0,
+            name: None,
+            description: None,
+            license: None,
+            tags: None,
+        },
+        crate::Call::set_policies {
+            datanet: 0,
+            admission: Admission::Open,
+            curation: CurationPolicy::Owner,
+        },
+        crate::Call::add_curator {
+            datanet: 0,
+            curator: 1,
+        },
+        crate::Call::remove_curator {
+            datanet: 0,
+            curator: 1,
+        },
+        crate::Call::allow_contributor { datanet: 0, who: 1 },
+        crate::Call::disallow_contributor { datanet: 0, who: 1 },
+        crate::Call::transfer_ownership {
+            datanet: 0,
+            new_owner: 1,
+        },
+        crate::Call::close_datanet { datanet: 0 },
+        crate::Call::accept { contribution: 0 },
+        crate::Call::reject {
+            contribution: 0,
+            reason: text(""),
+        },
+        crate::Call::withdraw { contribution: 0 },
+        crate::Call::publish_version { datanet: 0 },
+    ];
+    for call in calls {
+        assert!(
+            call.get_dispatch_info().call_weight.ref_time() > 0,
+            "{call:?}"
+        );
+    }
+}
+
+#[test]
+fn unit_datanet_inspect_knows_nothing() {
+    assert!(!<() as DatanetInspect<u64, u64>>::datanet_exists(0));
+    assert!(<() as DatanetInspect<u64, u64>>::datanet_owner(0).is_none());
+    assert!(!<() as DatanetInspect<u64, u64>>::is_published(0, 1));
+    assert!(<() as DatanetInspect<u64, u64>>::contributor(0).is_none());
+    assert!(<() as DatanetInspect<u64, u64>>::content_hash(0).is_none());
+    assert!(!<() as DatanetInspect<u64, u64>>::in_version(0, 1, 0));
+    assert!(<() as DatanetInspect<u64, u64>>::version_contributions(0, 1, 0, 10).is_empty());
+}
