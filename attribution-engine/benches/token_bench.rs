@@ -84,7 +84,8 @@ fn main() {
         .map(|_| {
             let mut o = Vec::new();
             while o.len() < 500 {
-                o.extend(sample(&index, &mut rng, 5 + rng.below(56) as usize));
+                let len = 5 + rng.below(56) as usize;
+                o.extend(sample(&index, &mut rng, len));
                 o.push(1 + rng.below(60000) as u32);
             }
             o.truncate(500);

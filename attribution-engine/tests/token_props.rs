@@ -159,6 +159,29 @@ proptest! {
     }
 
     #[test]
+    fn same_files_with_worker_threads(c in case(), threads in 2usize..4) {
+        let (dir, _index, _) = build(&c);
+        let other = tempfile::tempdir().unwrap();
+        let docs = c.docs.iter().enumerate().map(|(i, d)| {
+            let hash = ContentHash([i as u8; 32]);
+            Ok(Document::new(d.clone()).with_contribution(Contribution { datanet_id: 1, version: 1, content_hash: hash }))
+        });
+        IndexBuilder::new(other.path(), c.width)
+            .max_shard_tokens(c.max_shard_tokens as u64)
+            .threads(threads)
+            .build(docs)
+            .unwrap();
+        let mut names: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+        names.sort();
+        let mut other_names: Vec<_> = std::fs::read_dir(other.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+        other_names.sort();
+        prop_assert_eq!(&names, &other_names);
+        for name in names {
+            prop_assert_eq!(std::fs::read(dir.path().join(&name)).unwrap(), std::fs::read(other.path().join(&name)).unwrap());
+        }
+    }
+
+    #[test]
     fn count_find_prob(c in case()) {
         let (_dir, index, oracle) = build(&c);
         for q in &c.queries {

@@ -4,7 +4,6 @@
 //! separators included); each shard's suffix array is built with libsais, single-threaded
 //! (libsais' OpenMP mode was about 10x slower on two busy cores).
 
-use std::collections::BTreeMap;
 use std::fs::{self, File};
 use std::io::{BufWriter, IsTerminal, Write};
 use std::path::{Path, PathBuf};
@@ -60,6 +59,7 @@ pub struct IndexBuilder {
     width: TokenWidth,
     max_shard_tokens: u64,
     progress: bool,
+    threads: usize,
 }
 
 /// Default shard size: 2^23 u16 tokens, i.e. 16 MiB of stream, which keeps suffix pointers at
@@ -73,12 +73,21 @@ impl IndexBuilder {
             width,
             max_shard_tokens: DEFAULT_MAX_SHARD_BYTES / width.bytes() as u64,
             progress: false,
+            threads: 1,
         }
     }
 
     /// Largest shard, in tokens (separators included). A bigger document gets a shard alone.
     pub fn max_shard_tokens(mut self, tokens: u64) -> IndexBuilder {
         self.max_shard_tokens = tokens.max(1);
+        self
+    }
+
+    /// Shards sorted at the same time. With 1 (the default) everything runs on the calling
+    /// thread; with more, full shards are sorted and written on that many worker threads
+    /// while the input is still being read. The files are the same either way.
+    pub fn threads(mut self, threads: usize) -> IndexBuilder {
+        self.threads = threads.max(1);
         self
     }
 
@@ -96,7 +105,6 @@ impl IndexBuilder {
         let start = Instant::now();
         fs::create_dir_all(&self.dir).map_err(|e| Error::io(&self.dir, e))?;
         remove_old_index(&self.dir)?;
-        let mut progress = Progress::new(self.progress && std::io::stderr().is_terminal());
         let mut stats = BuildStats {
             documents: 0,
             tokens: 0,
@@ -106,10 +114,69 @@ impl IndexBuilder {
             seconds: 0.0,
             input_seconds: 0.0,
         };
+        let progress = Progress::new(self.progress && std::io::stderr().is_terminal());
+        if self.threads <= 1 {
+            let mut sink = |name: usize, shard: ShardBuf| self.write_shard(name, shard);
+            self.read(documents, &mut stats, progress, &mut sink)?;
+        } else {
+            let (tx, rx) = std::sync::mpsc::sync_channel::<(usize, ShardBuf)>(0);
+            let rx = std::sync::Mutex::new(rx);
+            std::thread::scope(|scope| -> Result<()> {
+                let tx = tx; // dropped below, which stops the workers
+                let workers: Vec<_> = (0..self.threads)
+                    .map(|_| {
+                        scope.spawn(|| -> Result<(u64, u64)> {
+                            let mut sizes = (0, 0);
+                            loop {
+                                let job = rx.lock().expect("no worker panics holding it").recv();
+                                let Ok((name, shard)) = job else { return Ok(sizes) };
+                                let (a, b) = self.write_shard(name, shard)?;
+                                sizes = (sizes.0 + a, sizes.1 + b);
+                            }
+                        })
+                    })
+                    .collect();
+                let mut sink = |name: usize, shard: ShardBuf| {
+                    // A send fails only when every worker has stopped on an error.
+                    let _ = tx.send((name, shard));
+                    Ok((0, 0))
+                };
+                let read = self.read(documents, &mut stats, progress, &mut sink);
+                drop(tx);
+                for w in workers {
+                    let (a, b) = w.join().expect("shard worker does not panic")?;
+                    stats.index_bytes += a;
+                    stats.total_bytes += b;
+                }
+                read
+            })?;
+        }
+        stats.seconds = start.elapsed().as_secs_f64();
+        Ok(stats)
+    }
+
+    /// Reads the documents, cutting them into shards handed to `sink`.
+    fn read<I>(
+        &self,
+        documents: I,
+        stats: &mut BuildStats,
+        mut progress: Progress,
+        sink: &mut dyn FnMut(usize, ShardBuf) -> Result<(u64, u64)>,
+    ) -> Result<()>
+    where
+        I: IntoIterator<Item = Result<Document>>,
+    {
         let mut shard = ShardBuf::default();
         let sep = self.width.separator();
         let mut documents = documents.into_iter();
         let mut input = std::time::Duration::ZERO;
+        let mut flush = |shard: &mut ShardBuf, stats: &mut BuildStats| -> Result<()> {
+            let (a, b) = sink(stats.shards, std::mem::take(shard))?;
+            stats.index_bytes += a;
+            stats.total_bytes += b;
+            stats.shards += 1;
+            Ok(())
+        };
         loop {
             let waiting = Instant::now();
             let Some(doc) = documents.next() else { break };
@@ -124,26 +191,27 @@ impl IndexBuilder {
             }
             let len = doc.tokens.len() as u64 + 1;
             if !shard.offsets.is_empty() && shard.stream.len() as u64 + len > self.max_shard_tokens {
-                self.flush(&mut shard, &mut stats, &mut progress)?;
+                progress.phase(&format!("sorting shard {}", stats.shards));
+                flush(&mut shard, stats)?;
             }
             shard.push(doc, self.width);
             stats.documents += 1;
             stats.tokens += len;
             progress.tokens(stats.tokens, stats.shards);
         }
+        stats.input_seconds = input.as_secs_f64();
         if stats.documents == 0 {
             return Err(Error::EmptyCorpus);
         }
-        self.flush(&mut shard, &mut stats, &mut progress)?;
+        progress.phase(&format!("sorting shard {}", stats.shards));
+        flush(&mut shard, stats)?;
         progress.finish();
-        stats.seconds = start.elapsed().as_secs_f64();
-        stats.input_seconds = input.as_secs_f64();
-        Ok(stats)
+        Ok(())
     }
 
-    fn flush(&self, shard: &mut ShardBuf, stats: &mut BuildStats, progress: &mut Progress) -> Result<()> {
-        let name = stats.shards.to_string();
-        progress.phase(&format!("sorting shard {name}"));
+    /// Sorts and writes one shard; returns (index bytes, all bytes) written.
+    fn write_shard(&self, number: usize, shard: ShardBuf) -> Result<(u64, u64)> {
+        let name = number.to_string();
         let sa = suffix_array(&shard.stream, self.width)?;
         let w = self.width.bytes() as u64;
         let ds_size = shard.stream.len() as u64 * w;
@@ -178,8 +246,6 @@ impl IndexBuilder {
             }
             Ok(())
         })?;
-        stats.index_bytes += bytes;
-
         let mut extra = self.write(&name, "metadata", |out| {
             for line in &shard.metadata {
                 out.write_all(line.as_bytes())?;
@@ -196,20 +262,12 @@ impl IndexBuilder {
             Ok(())
         })?;
         extra += self.write(&name, "unigram", |out| {
-            let mut counts = BTreeMap::new();
-            for &t in &shard.stream {
-                *counts.entry(t).or_insert(0u64) += 1;
-            }
-            for (t, c) in counts {
+            for (t, c) in unigram_counts(&shard.stream, self.width) {
                 writeln!(out, "{t} {c}")?;
             }
             Ok(())
         })?;
-        stats.total_bytes += bytes + extra;
-        stats.shards += 1;
-        *shard = ShardBuf::default();
-        progress.phase("");
-        Ok(())
+        Ok((bytes, bytes + extra))
     }
 
     fn write(
@@ -261,6 +319,29 @@ impl ShardBuf {
         self.stream.push(width.separator());
         self.stream.extend_from_slice(&doc.tokens);
         self.metadata.push(metadata_line(doc.contribution.as_ref(), doc.metadata.as_ref()));
+    }
+}
+
+/// Occurrences of each token (separators included), by token id.
+fn unigram_counts(stream: &[u32], width: TokenWidth) -> Vec<(u32, u64)> {
+    match width {
+        // A direct table is much faster than a map for 16-bit ids.
+        TokenWidth::U16 => {
+            let mut counts = vec![0u64; 1 << 16];
+            for &t in stream {
+                counts[t as usize & 0xffff] += 1;
+            }
+            (0u32..).zip(counts).filter(|&(_, c)| c > 0).collect()
+        }
+        TokenWidth::U32 => {
+            let mut counts = std::collections::HashMap::new();
+            for &t in stream {
+                *counts.entry(t).or_insert(0u64) += 1;
+            }
+            let mut counts: Vec<_> = counts.into_iter().collect();
+            counts.sort_unstable();
+            counts
+        }
     }
 }
 

@@ -55,6 +55,9 @@ pub struct IndexArgs {
     /// Largest shard in tokens (default: 16 MiB of stream).
     #[arg(long)]
     max_shard_tokens: Option<u64>,
+    /// Shards sorted at once on worker threads (1: all on the main thread).
+    #[arg(long, default_value_t = 1)]
+    threads: usize,
 }
 
 #[derive(Args)]
@@ -171,7 +174,7 @@ fn run_token(cmd: TokenCommand) -> Result<Value, Error> {
         TokenCommand::Index(a) => {
             let tokenizer = a.tokenizer.as_ref().map(Tokenizer::from_file).transpose()?;
             let file = File::open(&a.input).map_err(|e| Error::Io { path: a.input.clone(), source: e })?;
-            let mut builder = IndexBuilder::new(&a.dir, width(a.token_width)?).progress(true);
+            let mut builder = IndexBuilder::new(&a.dir, width(a.token_width)?).progress(true).threads(a.threads);
             if let Some(n) = a.max_shard_tokens {
                 builder = builder.max_shard_tokens(n);
             }
