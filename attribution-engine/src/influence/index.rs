@@ -168,15 +168,15 @@ impl AttributionIndex {
         // Margin gradients at each point the method looks at (TracIn: every checkpoint).
         let grads = match self.meta.method {
             Method::TracIn => {
-                let final_params = self.model.params()?;
+                // A private model per checkpoint: the index's own model is never mutated, so
+                // `score` can be called from several threads at once.
                 let mut gs = Vec::new();
                 for (theta, eta) in &self.model.checkpoints {
-                    self.model.set_params(theta)?;
-                    let g = per_example_grads(&self.model, test, Target::Margin);
-                    gs.push((g, eta.sqrt()));
+                    let ck = Classifier::new(self.model.cfg.clone(), self.model.d)?;
+                    ck.set_params(theta)?;
+                    gs.push((per_example_grads(&ck, test, Target::Margin)?, eta.sqrt()));
                 }
-                self.model.set_params(&final_params)?;
-                gs.into_iter().map(|(g, s)| g.map(|g| (g, s))).collect::<Result<Vec<_>>>()?
+                gs
             }
             _ => vec![(per_example_grads(&self.model, test, Target::Margin)?, 1.0)],
         };
