@@ -6,15 +6,12 @@ mod common;
 use std::time::Duration;
 
 use codec::{Decode, Encode};
-use common::{free_port, hex_bytes, hex_number, wait_for, Node};
-use openledger_runtime::{
-    AccountId, Address, Balance, Nonce, RuntimeCall, SignedPayload, TxExtension,
-    UncheckedExtrinsic, OPEN,
-};
+use common::{free_port, hex_bytes, hex_number, signed_extrinsic, wait_for, Node};
+use openledger_runtime::{AccountId, Balance, Nonce, RuntimeCall, OPEN};
 use serde_json::{json, Value};
-use sp_core::{crypto::Pair as _, hashing, sr25519, H256};
+use sp_core::{crypto::Pair as _, sr25519};
+use sp_io::hashing;
 use sp_keyring::Sr25519Keyring;
-use sp_runtime::generic::Era;
 
 type AccountInfo = frame_system::AccountInfo<Nonce, pallet_balances::AccountData<Balance>>;
 
@@ -33,45 +30,6 @@ fn free_balance_at(node: &Node, account: &AccountId, block: &str) -> Balance {
         Value::Null => 0,
         value => AccountInfo::decode(&mut &hex_bytes(&value)[..]).expect("AccountInfo").data.free,
     }
-}
-
-/// A signed `transfer_keep_alive`, built and signed exactly as a wallet does: nonce, genesis
-/// hash and runtime versions come from the node.
-fn signed_transfer(node: &Node, signer: &sr25519::Pair, dest: &AccountId, value: Balance) -> String {
-    let signer_account: AccountId = signer.public().into();
-    let nonce = node.rpc.call("system_accountNextIndex", json!([signer_account.to_string()]));
-    let nonce = nonce.as_u64().expect("nonce") as Nonce;
-    let genesis = H256::from_slice(&hex_bytes(&node.rpc.call("chain_getBlockHash", json!([0]))));
-    let version = node.rpc.call("state_getRuntimeVersion", json!([]));
-    let spec_version = version["specVersion"].as_u64().unwrap() as u32;
-    let tx_version = version["transactionVersion"].as_u64().unwrap() as u32;
-
-    let call = RuntimeCall::Balances(pallet_balances::Call::transfer_keep_alive {
-        dest: dest.clone().into(),
-        value,
-    });
-    let extension: TxExtension = (
-        frame_system::CheckNonZeroSender::new(),
-        frame_system::CheckSpecVersion::new(),
-        frame_system::CheckTxVersion::new(),
-        frame_system::CheckGenesis::new(),
-        frame_system::CheckEra::from(Era::Immortal),
-        frame_system::CheckNonce::from(nonce),
-        frame_system::CheckWeight::new(),
-        pallet_transaction_payment::ChargeTransactionPayment::from(0),
-        frame_metadata_hash_extension::CheckMetadataHash::new(false),
-        frame_system::WeightReclaim::new(),
-    );
-    let implicit = ((), spec_version, tx_version, genesis, genesis, (), (), (), None, ());
-    let payload = SignedPayload::from_raw(call.clone(), extension.clone(), implicit);
-    let signature = payload.using_encoded(|bytes| signer.sign(bytes));
-    let xt = UncheckedExtrinsic::new_signed(
-        call,
-        Address::Id(signer_account),
-        signature.into(),
-        extension,
-    );
-    format!("0x{}", hex::encode(xt.encode()))
 }
 
 #[test]
@@ -117,7 +75,11 @@ fn dev_node_produces_finalizes_serves_rpc_and_accepts_a_signed_transfer() {
     let fresh = sr25519::Pair::from_seed(&[42u8; 32]);
     let dest: AccountId = fresh.public().into();
     let amount = 12_345 * OPEN / 1_000;
-    let xt = signed_transfer(&node, &Sr25519Keyring::Alice.pair(), &dest, amount);
+    let call = RuntimeCall::Balances(pallet_balances::Call::transfer_keep_alive {
+        dest: dest.clone().into(),
+        value: amount,
+    });
+    let xt = signed_extrinsic(&node.rpc, &Sr25519Keyring::Alice.pair(), call);
     let tx_hash = node.rpc.call("author_submitExtrinsic", json!([xt]));
     assert_eq!(hex_bytes(&tx_hash).len(), 32);
     wait_for("the transfer in a finalized block", Duration::from_secs(90), || {

@@ -18,7 +18,7 @@ fn node_key(index: usize) -> String {
 fn peer_id(dir: &Path, index: usize) -> String {
     let key_file = dir.join(format!("{}.node-key", NAMES[index]));
     std::fs::write(&key_file, node_key(index)).unwrap();
-    let output = std::process::Command::new(common::NODE_BINARY)
+    let output = std::process::Command::new(common::node_binary())
         .args(["key", "inspect-node-key", "--file"])
         .arg(&key_file)
         .output()

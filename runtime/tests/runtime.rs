@@ -47,7 +47,10 @@ fn externalities(preset: &str) -> sp_io::TestExternalities {
 fn both_presets_are_listed_and_unknown_ones_are_not() {
     let names: Vec<String> = genesis_config_presets::preset_names()
         .into_iter()
-        .map(|id| String::from_utf8(id.as_ref().to_vec()).unwrap())
+        .map(|id| {
+            let bytes: &[u8] = id.as_ref();
+            String::from_utf8(bytes.to_vec()).unwrap()
+        })
         .collect();
     assert_eq!(names, ["development", "local_testnet"]);
     assert!(genesis_config_presets::get_preset(&"mainnet".into()).is_none());

@@ -49,7 +49,16 @@ pub struct Payload {
 }
 
 /// The `datanets_*` methods.
-#[rpc(client, server, namespace = "datanets")]
+#[rpc(
+    server,
+    namespace = "datanets",
+    server_bounds(
+        BlockHash: serde::de::DeserializeOwned + Send + Sync + 'static,
+        AccountId: Serialize + Clone + Send + Sync + 'static,
+        Balance: std::fmt::Display + Clone + Send + Sync + 'static,
+        BlockNumber: Serialize + Clone + Send + Sync + 'static,
+    )
+)]
 pub trait DatanetsRpc<BlockHash, AccountId, Balance, BlockNumber> {
     /// Datanets by id from `start` (default 0), at most `limit`.
     #[method(name = "list")]
@@ -160,9 +169,9 @@ where
         + Sync
         + 'static,
     C::Api: DatanetsApi<Block, AccountId, Balance, BlockNumber>,
-    AccountId: codec::Codec + Serialize + Send + Sync + 'static,
-    Balance: codec::Codec + std::fmt::Display + Send + Sync + 'static,
-    BlockNumber: codec::Codec + Serialize + Send + Sync + 'static,
+    AccountId: codec::Codec + Serialize + Clone + Send + Sync + 'static,
+    Balance: codec::Codec + std::fmt::Display + Clone + Send + Sync + 'static,
+    BlockNumber: codec::Codec + Serialize + Clone + Send + Sync + 'static,
 {
     fn list(
         &self,

@@ -11,10 +11,25 @@ use std::{
     time::{Duration, Instant},
 };
 
+use codec::Encode;
+use openledger_runtime::{
+    AccountId, Address, Nonce, RuntimeCall, SignedPayload, TxExtension, UncheckedExtrinsic,
+};
 use serde_json::{json, Value};
+use sp_core::{crypto::Pair as _, sr25519, H256};
+use sp_runtime::generic::Era;
 
-/// Path of the node binary cargo built for these tests.
-pub const NODE_BINARY: &str = env!("CARGO_BIN_EXE_openledger-node");
+/// Path of the node binary: the one cargo built for these tests, or for an example (which
+/// cargo does not tell), the `openledger-node` next to the examples folder.
+pub fn node_binary() -> PathBuf {
+    match option_env!("CARGO_BIN_EXE_openledger-node") {
+        Some(path) => PathBuf::from(path),
+        None => {
+            let exe = std::env::current_exe().expect("own path");
+            exe.parent().and_then(Path::parent).expect("target/release/examples/").join("openledger-node")
+        },
+    }
+}
 
 /// A port on 127.0.0.1 that was free a moment ago.
 pub fn free_port() -> u16 {
@@ -147,7 +162,7 @@ impl Node {
     /// Start the node binary with `args`, RPC on a free port, output to `log`.
     pub fn start(name: &str, args: &[String], log: &Path, rpc_port: u16, p2p_port: u16) -> Node {
         let log_file = std::fs::OpenOptions::new().create(true).append(true).open(log).unwrap();
-        let child = Command::new(NODE_BINARY)
+        let child = Command::new(node_binary())
             .args(args)
             .arg("--rpc-port")
             .arg(rpc_port.to_string())
@@ -212,4 +227,50 @@ impl Drop for Node {
             let _ = child.wait();
         }
     }
+}
+
+/// `call` signed by `signer` exactly as a wallet signs it (immortal era, no tip, metadata hash
+/// check disabled), with nonce, genesis hash and runtime versions read from the node; returned
+/// hex-encoded, ready for `author_submitExtrinsic`.
+pub fn signed_extrinsic(rpc: &Rpc, signer: &sr25519::Pair, call: RuntimeCall) -> String {
+    let signer_account: AccountId = signer.public().into();
+    let nonce = rpc.call("system_accountNextIndex", json!([signer_account.to_string()]));
+    signed_extrinsic_with_nonce(rpc, signer, nonce.as_u64().expect("nonce") as Nonce, call)
+}
+
+/// [`signed_extrinsic`] with an explicit nonce, for several transactions in flight at once.
+pub fn signed_extrinsic_with_nonce(
+    rpc: &Rpc,
+    signer: &sr25519::Pair,
+    nonce: Nonce,
+    call: RuntimeCall,
+) -> String {
+    let signer_account: AccountId = signer.public().into();
+    let genesis = H256::from_slice(&hex_bytes(&rpc.call("chain_getBlockHash", json!([0]))));
+    let version = rpc.call("state_getRuntimeVersion", json!([]));
+    let spec_version = version["specVersion"].as_u64().unwrap() as u32;
+    let tx_version = version["transactionVersion"].as_u64().unwrap() as u32;
+
+    let extension: TxExtension = (
+        frame_system::CheckNonZeroSender::new(),
+        frame_system::CheckSpecVersion::new(),
+        frame_system::CheckTxVersion::new(),
+        frame_system::CheckGenesis::new(),
+        frame_system::CheckEra::from(Era::Immortal),
+        frame_system::CheckNonce::from(nonce),
+        frame_system::CheckWeight::new(),
+        pallet_transaction_payment::ChargeTransactionPayment::from(0),
+        frame_metadata_hash_extension::CheckMetadataHash::new(false),
+        frame_system::WeightReclaim::new(),
+    );
+    let implicit = ((), spec_version, tx_version, genesis, genesis, (), (), (), None, ());
+    let payload = SignedPayload::from_raw(call.clone(), extension.clone(), implicit);
+    let signature = payload.using_encoded(|bytes| signer.sign(bytes));
+    let xt = UncheckedExtrinsic::new_signed(
+        call,
+        Address::Id(signer_account),
+        signature.into(),
+        extension,
+    );
+    format!("0x{}", hex::encode(xt.encode()))
 }
