@@ -6,7 +6,7 @@ use std::collections::HashSet;
 use serde::Serialize;
 
 use super::error::{Error, Result};
-use super::index::{FindResult, Index};
+use super::index::{FindResult, Index, Shard};
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct CreativityResult {
@@ -72,25 +72,42 @@ impl Index {
     /// side or the other. (The reference skips both sides when the insertion point is rank
     /// 0, and then misses a match with the smallest suffix.)
     fn longest_prefix_len(&self, q: &[u8]) -> usize {
-        let w = self.token_width().bytes();
         let mut best = 0;
         for shard in self.shards() {
             let (start, _) = shard.lower_bound(q);
-            let lcp_at = |rank: u64| {
-                let s = shard.bytes_at(shard.ptr(rank), q.len());
-                s.iter().zip(q).take_while(|(a, b)| a == b).count() / w
-            };
-            if start < shard.tok_cnt {
-                best = best.max(lcp_at(start));
-            }
-            if start > 0 {
-                best = best.max(lcp_at(start - 1));
-            }
-            if best * w == q.len() {
+            best = best.max(self.lcp_around(shard, start, q));
+            if best * self.token_width().bytes() == q.len() {
                 break;
             }
         }
         best
+    }
+
+    /// Tokens shared by `q` and the longer of the suffixes at ranks `start - 1` and `start`.
+    fn lcp_around(&self, shard: &Shard, start: u64, q: &[u8]) -> usize {
+        let w = self.token_width().bytes();
+        let lcp_at = |rank: u64| {
+            let s = shard.bytes_at(shard.ptr(rank), q.len());
+            s.iter().zip(q).take_while(|(a, b)| a == b).count() / w
+        };
+        let mut best = 0;
+        if start < shard.tok_cnt {
+            best = lcp_at(start);
+        }
+        if start > 0 {
+            best = best.max(lcp_at(start - 1));
+        }
+        best
+    }
+
+    /// The ranks of `span` in `shard`, given the insertion point `start` of a query that
+    /// `span` is a prefix of: they form a run through `start - 1` or `start`, found by
+    /// galloping out from there. `None` when there are more than `cap`.
+    fn span_segment(shard: &Shard, start: u64, span: &[u8], cap: u64) -> Option<(u64, u64)> {
+        let matches = |rank: u64| shard.bytes_at(shard.ptr(rank), span.len()) == span;
+        let right = run_len(shard.tok_cnt - start, cap, |i| matches(start + i))?;
+        let left = run_len(start, cap.saturating_sub(right), |i| matches(start - 1 - i))?;
+        Some((start - left, start + right))
     }
 
     /// The maximal spans of `input` that occur in the corpus, with their occurrences.
@@ -107,11 +124,17 @@ impl Index {
         let w = self.token_width().bytes();
         let mut found: Vec<(usize, usize, FindResult)> = Vec::new();
         let mut last_r = 0;
+        let mut starts = vec![0u64; self.num_shards()];
         for l in 0..input.len() {
             if opts.enforce_bow && !opts.bow_ids.contains(&input[l]) {
                 continue;
             }
-            let mut len = self.longest_prefix_len(&q[l * w..]);
+            let rest_bytes = &q[l * w..];
+            let mut len = 0;
+            for (shard, start) in self.shards().iter().zip(starts.iter_mut()) {
+                *start = shard.lower_bound(rest_bytes).0;
+                len = len.max(self.lcp_around(shard, *start, rest_bytes));
+            }
             let rest = &input[l..];
             if !opts.delim_ids.is_empty() {
                 if let Some(pos) = rest[..len.saturating_sub(1)].iter().position(|t| opts.delim_ids.contains(t)) {
@@ -123,19 +146,37 @@ impl Index {
                     len -= 1;
                 }
             }
-            if len < opts.min_len {
+            let r = l + len;
+            // Maximal spans only: one ending no later than a kept span is inside it.
+            if len < opts.min_len || r <= last_r {
                 continue;
             }
-            let r = l + len;
-            let f = self.find_bytes(&q[l * w..r * w]);
+            let span = &q[l * w..r * w];
+            let f = if len == 0 {
+                self.find_bytes(span)
+            } else {
+                // Every shard's matches of the span surround its insertion point of `rest`.
+                let mut segment_by_shard = Vec::with_capacity(self.num_shards());
+                let mut cnt = 0u64;
+                for (shard, &start) in self.shards().iter().zip(&starts) {
+                    match Self::span_segment(shard, start, span, opts.max_cnt - cnt) {
+                        Some((a, b)) => {
+                            cnt += b - a;
+                            segment_by_shard.push((a, b));
+                        }
+                        None => {
+                            cnt = u64::MAX;
+                            break;
+                        }
+                    }
+                }
+                FindResult { cnt, segment_by_shard }
+            };
             if f.cnt > opts.max_cnt {
                 continue;
             }
-            // Maximal spans only: one ending no later than a kept span is inside it.
-            if r > last_r {
-                last_r = r;
-                found.push((l, r, f));
-            }
+            last_r = r;
+            found.push((l, r, f));
         }
         let unigram = self.unigram();
         let total = (unigram.total as f64).ln();
@@ -157,5 +198,59 @@ impl Index {
             spans.push(AttributionSpan { l, r, length: r - l, count: f.cnt, unigram_logprob_sum, docs });
         }
         Ok(AttributionResult { spans })
+    }
+}
+
+/// How many of `pred(0), pred(1), ..` (at most `avail`) hold before the first that does not,
+/// `pred` holding on a prefix; `None` if more than `cap`. Galloping, so the cost grows with
+/// the answer, not with `avail`.
+fn run_len(avail: u64, cap: u64, pred: impl Fn(u64) -> bool) -> Option<u64> {
+    if avail == 0 || !pred(0) {
+        return Some(0);
+    }
+    let (mut good, mut step) = (0u64, 1u64);
+    let mut bad = loop {
+        if good >= cap {
+            return None;
+        }
+        let probe = good.saturating_add(step);
+        if probe >= avail {
+            break avail;
+        }
+        if !pred(probe) {
+            break probe;
+        }
+        good = probe;
+        step = step.saturating_mul(2);
+    };
+    while bad - good > 1 {
+        let mid = good + (bad - good) / 2;
+        if pred(mid) {
+            good = mid;
+        } else {
+            bad = mid;
+        }
+    }
+    if good >= cap {
+        None
+    } else {
+        Some(good + 1)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::run_len;
+
+    #[test]
+    fn run_len_counts_a_true_prefix() {
+        for avail in 0..40u64 {
+            for k in 0..=avail {
+                for cap in 0..45u64 {
+                    let got = run_len(avail, cap, |i| i < k);
+                    assert_eq!(got, if k > cap { None } else { Some(k) }, "avail {avail} k {k} cap {cap}");
+                }
+            }
+        }
     }
 }
