@@ -6,7 +6,7 @@ use std::collections::HashSet;
 use serde::Serialize;
 
 use super::error::{Error, Result};
-use super::index::{FindResult, Index, Shard};
+use super::index::{run_len, FindResult, Index, Shard};
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct CreativityResult {
@@ -201,46 +201,9 @@ impl Index {
     }
 }
 
-/// How many of `pred(0), pred(1), ..` (at most `avail`) hold before the first that does not,
-/// `pred` holding on a prefix; `None` if more than `cap`. Galloping, so the cost grows with
-/// the answer, not with `avail`.
-fn run_len(avail: u64, cap: u64, pred: impl Fn(u64) -> bool) -> Option<u64> {
-    if avail == 0 || !pred(0) {
-        return Some(0);
-    }
-    let (mut good, mut step) = (0u64, 1u64);
-    let mut bad = loop {
-        if good >= cap {
-            return None;
-        }
-        let probe = good.saturating_add(step);
-        if probe >= avail {
-            break avail;
-        }
-        if !pred(probe) {
-            break probe;
-        }
-        good = probe;
-        step = step.saturating_mul(2);
-    };
-    while bad - good > 1 {
-        let mid = good + (bad - good) / 2;
-        if pred(mid) {
-            good = mid;
-        } else {
-            bad = mid;
-        }
-    }
-    if good >= cap {
-        None
-    } else {
-        Some(good + 1)
-    }
-}
-
 #[cfg(test)]
 mod tests {
-    use super::run_len;
+    use super::super::index::run_len;
 
     #[test]
     fn run_len_counts_a_true_prefix() {

@@ -353,16 +353,11 @@ impl Shard {
             return (0, self.tok_cnt);
         }
         let (lower, upper_hi) = self.lower_bound(q);
-        let (mut lo, mut hi) = (lower, upper_hi);
-        while lo < hi {
-            let mid = lo + (hi - lo) / 2;
-            if self.cmp_rank(mid, q) == Ordering::Greater {
-                hi = mid;
-            } else {
-                lo = mid + 1;
-            }
-        }
-        (lower, lo)
+        // Gallop from the first match: cheap for the usual small counts, and never more than
+        // a binary search of what is left.
+        let matches = |rank: u64| self.cmp_rank(rank, q) == Ordering::Equal;
+        let cnt = run_len(upper_hi - lower, u64::MAX, |i| matches(lower + i)).unwrap_or(upper_hi - lower);
+        (lower, lower + cnt)
     }
 
     /// First rank whose suffix is not below `q`, and a rank bound past every match (the
@@ -382,5 +377,42 @@ impl Shard {
             }
         }
         (lo, upper_hi)
+    }
+}
+
+/// How many of `pred(0), pred(1), ..` (at most `avail`) hold before the first that does not,
+/// `pred` holding on a prefix; `None` if more than `cap`. Galloping, so the cost grows with
+/// the answer, not with `avail`.
+pub(crate) fn run_len(avail: u64, cap: u64, pred: impl Fn(u64) -> bool) -> Option<u64> {
+    if avail == 0 || !pred(0) {
+        return Some(0);
+    }
+    let (mut good, mut step) = (0u64, 1u64);
+    let mut bad = loop {
+        if good >= cap {
+            return None;
+        }
+        let probe = good.saturating_add(step);
+        if probe >= avail {
+            break avail;
+        }
+        if !pred(probe) {
+            break probe;
+        }
+        good = probe;
+        step = step.saturating_mul(2);
+    };
+    while bad - good > 1 {
+        let mid = good + (bad - good) / 2;
+        if pred(mid) {
+            good = mid;
+        } else {
+            bad = mid;
+        }
+    }
+    if good >= cap {
+        None
+    } else {
+        Some(good + 1)
     }
 }
