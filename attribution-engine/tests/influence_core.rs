@@ -350,8 +350,9 @@ fn bad_input_gives_clear_errors() {
     assert!(matches!(parse("a,b,label\n1,x,0\n"), Err(InfluenceError::NonNumeric { .. })));
     assert!(matches!(parse("a,b,label\n1,NaN,0\n"), Err(InfluenceError::NonFinite { .. })));
     assert!(matches!(parse("a,b,label\n1,inf,0\n"), Err(InfluenceError::NonFinite { .. })));
-    assert!(matches!(parse("a,b,label\n1,2,-1\n"), Err(InfluenceError::LabelOutOfRange { .. })));
-    assert!(matches!(parse("a,b,label\n1,2,0.5\n"), Err(InfluenceError::LabelOutOfRange { .. })));
+    assert!(matches!(parse("a,b,label\n1,2,-1\n"), Err(InfluenceError::BadLabel { .. })));
+    assert!(matches!(parse("a,b,label\n1,2,0.5\n"), Err(InfluenceError::BadLabel { .. })));
+    assert!(matches!(parse("a,b,label\n1,2,cat\n"), Err(InfluenceError::BadLabel { .. })));
     assert!(matches!(parse("a,b,label\n1,2\n"), Err(InfluenceError::Csv { .. })));
     assert!(matches!(parse("a,b,c\n1,2,3\n"), Err(InfluenceError::Csv { .. })));
     assert!(matches!(parse(""), Err(InfluenceError::Csv { .. })));

@@ -152,11 +152,10 @@ impl Dataset {
                 x.push(v);
             }
             let lab = cells[label_idx];
-            let label: usize = parse_int(lab).ok_or_else(|| InfluenceError::LabelOutOfRange {
+            let label: usize = parse_int(lab).ok_or_else(|| InfluenceError::BadLabel {
                 file: file.into(),
                 line: line_no,
                 label: lab.into(),
-                classes: usize::MAX,
             })?;
             y.push(label);
             if let Some(c) = contrib_idx {

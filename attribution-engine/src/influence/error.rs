@@ -13,6 +13,8 @@ pub enum InfluenceError {
     NonNumeric { file: String, line: usize, column: String, cell: String },
     #[error("CSV {file}, line {line}, column `{column}`: value {value} is not finite")]
     NonFinite { file: String, line: usize, column: String, value: String },
+    #[error("CSV {file}, line {line}: label `{label}` is not a non-negative integer")]
+    BadLabel { file: String, line: usize, label: String },
     #[error("label {label} on line {line} of {file} is out of range (expected an integer in 0..{classes})")]
     LabelOutOfRange { file: String, line: usize, label: String, classes: usize },
     #[error("{classes} classes but only {rows} training rows: need at least as many rows as classes")]
