@@ -62,7 +62,9 @@ impl Rpc {
         stream.set_read_timeout(Some(Duration::from_secs(30))).map_err(|e| e.to_string())?;
         write!(
             stream,
-            "POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{}",
+            // The node filters on Host (with port) unless CORS is open, as it is only in --dev.
+            "POST / HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{}",
+            self.port,
             body.len(),
             body
         )
@@ -184,9 +186,17 @@ impl Node {
     }
 
     fn wait_for_rpc(&self) {
-        wait_for(&format!("{}'s RPC (log: {})", self.name, self.log.display()), Duration::from_secs(60), || {
-            self.rpc.try_call("system_health", json!([])).ok()
-        });
+        let deadline = Instant::now() + Duration::from_secs(90);
+        while self.rpc.try_call("system_health", json!([])).is_err() {
+            assert!(
+                Instant::now() < deadline,
+                "{}'s RPC did not answer within 90 s; log {}:\n{}",
+                self.name,
+                self.log.display(),
+                self.log_tail()
+            );
+            std::thread::sleep(Duration::from_millis(250));
+        }
     }
 
     /// The process id, while it runs.
