@@ -12,8 +12,9 @@
 //!   1,000 OPEN, which makes state bloat expensive, while a contributor's smallest realistic
 //!   reward claim (fractions of an OPEN) still creates an account.
 //! - **Compute: 1 OPEN per second of block execution** ([`WEIGHT_FEE_PER_REF_TIME`], weight is
-//!   measured in picoseconds of reference hardware, 10^12 per second). A plain transfer weighs
-//!   about 0.15 ms and so costs about 0.00015 OPEN for its weight. Filling a whole block's
+//!   measured in picoseconds of reference hardware, 10^12 per second). A plain transfer with
+//!   its transaction extensions weighs about 0.6 ms and so costs about 0.0006 OPEN for its
+//!   weight. Filling a whole block's
 //!   normal-class compute ([`crate::configs::MAXIMUM_BLOCK_WEIGHT`] × 75 %) costs 0.375 OPEN
 //!   before the fee multiplier reacts.
 //! - **Bytes: 1 micro-OPEN per byte** ([`TRANSACTION_BYTE_FEE`]). Datanet payloads live in
@@ -26,7 +27,8 @@
 //! - **Where fees go**: burned, for now. There is no treasury pallet yet and rewarding the block
 //!   author would favour validators over the data economy; the rewards issue routes fees.
 //!
-//! A balance transfer therefore costs about 0.0003 OPEN in all, which the runtime tests check.
+//! A balance transfer therefore costs about 0.0008 OPEN in all (measured by the runtime tests,
+//! which check it stays under 0.001 OPEN).
 
 use crate::Balance;
 use openledger_primitives::{MICRO_OPEN, MILLI_OPEN};

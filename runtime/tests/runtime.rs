@@ -148,8 +148,9 @@ fn signed_transfer_moves_open_and_burns_a_fee_of_a_fraction_of_a_milli_open() {
             dest: dest.clone().into(),
             value: amount,
         });
-        let info = call.get_dispatch_info();
         let xt = signed_extrinsic(&alice.pair(), 0, call);
+        // The extrinsic's info includes the weight of its transaction extensions.
+        let info = xt.get_dispatch_info();
         let len = xt.encoded_size() as u32;
 
         let alice_before = Balances::balance(&alice.to_account_id());

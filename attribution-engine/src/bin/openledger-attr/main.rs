@@ -28,7 +28,17 @@ fn main() {
         Command::Influence(cmd) => influence_cmds::run(cmd),
     };
     match result {
-        Ok(json) => println!("{json}"),
+        Ok(json) => {
+            // A closed pipe (`| head`) ends the output early; that is not an error worth a panic.
+            use std::io::Write;
+            let mut stdout = std::io::stdout().lock();
+            if let Err(e) = writeln!(stdout, "{json}") {
+                if e.kind() != std::io::ErrorKind::BrokenPipe {
+                    eprintln!("error: writing the result: {e}");
+                    std::process::exit(1);
+                }
+            }
+        },
         Err(message) => {
             eprintln!("error: {message}");
             std::process::exit(1);
