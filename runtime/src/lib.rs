@@ -90,6 +90,24 @@ pub type TxExtension = (
     frame_system::WeightReclaim<Runtime>,
 );
 
+/// The transaction extensions of a signed transaction from `nonce` with `tip`: immortal era,
+/// no metadata hash. What wallets build from metadata, for Rust clients (off-chain workers,
+/// gateways, tests) that build transactions from this crate's types.
+pub fn tx_extension(nonce: Nonce, tip: Balance) -> TxExtension {
+    (
+        frame_system::CheckNonZeroSender::new(),
+        frame_system::CheckSpecVersion::new(),
+        frame_system::CheckTxVersion::new(),
+        frame_system::CheckGenesis::new(),
+        frame_system::CheckEra::from(generic::Era::Immortal),
+        frame_system::CheckNonce::from(nonce),
+        frame_system::CheckWeight::new(),
+        pallet_transaction_payment::ChargeTransactionPayment::from(tip),
+        frame_metadata_hash_extension::CheckMetadataHash::new(false),
+        frame_system::WeightReclaim::new(),
+    )
+}
+
 /// Unchecked extrinsic type as expected by this runtime.
 pub type UncheckedExtrinsic =
     generic::UncheckedExtrinsic<Address, RuntimeCall, Signature, TxExtension>;

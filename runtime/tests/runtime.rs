@@ -8,13 +8,13 @@ use frame_support::{
 };
 use openledger_runtime::{
     fees, genesis_config_presets, AccountId, Address, Balance, Balances, Executive, Runtime,
-    RuntimeCall, RuntimeGenesisConfig, SignedPayload, System, TxExtension, UncheckedExtrinsic,
+    RuntimeCall, RuntimeGenesisConfig, SignedPayload, System, UncheckedExtrinsic,
     GENESIS_SUPPLY, MILLI_OPEN, OPEN,
 };
 use serde_json::Value;
 use sp_core::{sr25519, Pair};
 use sp_keyring::Sr25519Keyring;
-use sp_runtime::{generic::Era, traits::Header as _, BuildStorage};
+use sp_runtime::{traits::Header as _, BuildStorage};
 
 /// Apply a JSON patch the way the node's chain-spec builder does: objects merge key by key,
 /// everything else is replaced.
@@ -104,18 +104,7 @@ fn genesis_balances_sum_exactly_to_the_supply() {
 }
 
 fn signed_extrinsic(signer: &sr25519::Pair, nonce: u32, call: RuntimeCall) -> UncheckedExtrinsic {
-    let tx_ext: TxExtension = (
-        frame_system::CheckNonZeroSender::new(),
-        frame_system::CheckSpecVersion::new(),
-        frame_system::CheckTxVersion::new(),
-        frame_system::CheckGenesis::new(),
-        frame_system::CheckEra::from(Era::Immortal),
-        frame_system::CheckNonce::from(nonce),
-        frame_system::CheckWeight::new(),
-        pallet_transaction_payment::ChargeTransactionPayment::from(0),
-        frame_metadata_hash_extension::CheckMetadataHash::new(false),
-        frame_system::WeightReclaim::new(),
-    );
+    let tx_ext = openledger_runtime::tx_extension(nonce, 0);
     let payload = SignedPayload::new(call.clone(), tx_ext.clone()).expect("implicit data is available");
     let signature = payload.using_encoded(|bytes| signer.sign(bytes));
     UncheckedExtrinsic::new_signed(

@@ -152,6 +152,13 @@ impl<C, Block> Datanets<C, Block> {
     }
 }
 
+impl<C: HeaderBackend<Block>, Block: BlockT> Datanets<C, Block> {
+    /// The block to read state at: the one asked for, or the best block.
+    fn at_or_best(&self, at: Option<Block::Hash>) -> Block::Hash {
+        at.unwrap_or_else(|| self.client.info().best_hash)
+    }
+}
+
 fn runtime_error(e: impl std::fmt::Display) -> ErrorObjectOwned {
     ErrorObject::owned(error_code::RUNTIME, format!("runtime API call failed: {e}"), None::<()>)
 }
@@ -179,7 +186,7 @@ where
         limit: Option<u32>,
         at: Option<Block::Hash>,
     ) -> RpcResult<Vec<DatanetInfo<AccountId, Balance, BlockNumber>>> {
-        let at = at.unwrap_or_else(|| self.client.info().best_hash);
+        let at = self.at_or_best(at);
         self.client
             .runtime_api()
             .datanets(at, start.unwrap_or(0), limit.unwrap_or(DEFAULT_PAGE))
@@ -191,7 +198,7 @@ where
         datanet: DatanetId,
         at: Option<Block::Hash>,
     ) -> RpcResult<Option<DatanetInfo<AccountId, Balance, BlockNumber>>> {
-        let at = at.unwrap_or_else(|| self.client.info().best_hash);
+        let at = self.at_or_best(at);
         self.client.runtime_api().datanet(at, datanet).map_err(runtime_error)
     }
 
@@ -202,7 +209,7 @@ where
         limit: Option<u32>,
         at: Option<Block::Hash>,
     ) -> RpcResult<Vec<ContributionInfo<AccountId, Balance, BlockNumber>>> {
-        let at = at.unwrap_or_else(|| self.client.info().best_hash);
+        let at = self.at_or_best(at);
         self.client
             .runtime_api()
             .contributions(at, datanet, start.unwrap_or(0), limit.unwrap_or(DEFAULT_PAGE))
@@ -217,7 +224,7 @@ where
         limit: Option<u32>,
         at: Option<Block::Hash>,
     ) -> RpcResult<Vec<ContributionInfo<AccountId, Balance, BlockNumber>>> {
-        let at = at.unwrap_or_else(|| self.client.info().best_hash);
+        let at = self.at_or_best(at);
         self.client
             .runtime_api()
             .version_contributions(
@@ -235,7 +242,7 @@ where
         id: ContributionId,
         at: Option<Block::Hash>,
     ) -> RpcResult<Option<ContributionInfo<AccountId, Balance, BlockNumber>>> {
-        let at = at.unwrap_or_else(|| self.client.info().best_hash);
+        let at = self.at_or_best(at);
         self.client.runtime_api().contribution(at, id).map_err(runtime_error)
     }
 
@@ -245,7 +252,7 @@ where
         content_hash: ContentHash,
         at: Option<Block::Hash>,
     ) -> RpcResult<Option<ContributionInfo<AccountId, Balance, BlockNumber>>> {
-        let at = at.unwrap_or_else(|| self.client.info().best_hash);
+        let at = self.at_or_best(at);
         self.client
             .runtime_api()
             .contribution_by_hash(at, datanet, content_hash)
@@ -259,7 +266,7 @@ where
         limit: Option<u32>,
         at: Option<Block::Hash>,
     ) -> RpcResult<Vec<VersionInfo<BlockNumber>>> {
-        let at = at.unwrap_or_else(|| self.client.info().best_hash);
+        let at = self.at_or_best(at);
         self.client
             .runtime_api()
             .versions(at, datanet, start.unwrap_or(1), limit.unwrap_or(DEFAULT_PAGE))
@@ -272,7 +279,7 @@ where
         version: VersionNumber,
         at: Option<Block::Hash>,
     ) -> RpcResult<Option<VersionInfo<BlockNumber>>> {
-        let at = at.unwrap_or_else(|| self.client.info().best_hash);
+        let at = self.at_or_best(at);
         self.client.runtime_api().version(at, datanet, version).map_err(runtime_error)
     }
 

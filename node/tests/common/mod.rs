@@ -12,12 +12,9 @@ use std::{
 };
 
 use codec::Encode;
-use openledger_runtime::{
-    AccountId, Address, Nonce, RuntimeCall, SignedPayload, TxExtension, UncheckedExtrinsic,
-};
+use openledger_runtime::{AccountId, Address, Nonce, RuntimeCall, SignedPayload, UncheckedExtrinsic};
 use serde_json::{json, Value};
 use sp_core::{crypto::Pair as _, sr25519, H256};
-use sp_runtime::generic::Era;
 
 /// Path of the node binary: the one cargo built for these tests, or for an example (which
 /// cargo does not tell), the `openledger-node` next to the examples folder.
@@ -261,18 +258,7 @@ pub fn signed_extrinsic_with_nonce(
     let spec_version = version["specVersion"].as_u64().unwrap() as u32;
     let tx_version = version["transactionVersion"].as_u64().unwrap() as u32;
 
-    let extension: TxExtension = (
-        frame_system::CheckNonZeroSender::new(),
-        frame_system::CheckSpecVersion::new(),
-        frame_system::CheckTxVersion::new(),
-        frame_system::CheckGenesis::new(),
-        frame_system::CheckEra::from(Era::Immortal),
-        frame_system::CheckNonce::from(nonce),
-        frame_system::CheckWeight::new(),
-        pallet_transaction_payment::ChargeTransactionPayment::from(0),
-        frame_metadata_hash_extension::CheckMetadataHash::new(false),
-        frame_system::WeightReclaim::new(),
-    );
+    let extension = openledger_runtime::tx_extension(nonce, 0);
     let implicit = ((), spec_version, tx_version, genesis, genesis, (), (), (), None, ());
     let payload = SignedPayload::from_raw(call.clone(), extension.clone(), implicit);
     let signature = payload.using_encoded(|bytes| signer.sign(bytes));
