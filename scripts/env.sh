@@ -7,3 +7,9 @@ export WASM_BUILD_WORKSPACE_HINT="${WASM_BUILD_WORKSPACE_HINT:-$OPENLEDGER_ROOT}
 # Incremental compilation is off in release builds anyway; keep cargo's output readable in CI.
 export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
 OPENLEDGER_NODE="$CARGO_TARGET_DIR/release/openledger-node"
+
+# Install what is missing and build the node binary (release, same target dir as the tests).
+build_node() {
+    OPENLEDGER_SETUP_PYTHON=0 "$OPENLEDGER_ROOT/scripts/setup"
+    cargo build --release --locked -p openledger-node --manifest-path "$OPENLEDGER_ROOT/Cargo.toml"
+}

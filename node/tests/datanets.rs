@@ -10,7 +10,7 @@ use std::time::Duration;
 use common::{free_port, hex_bytes, signed_extrinsic, wait_for, Node};
 use openledger_primitives::datanets::{merkle_root, Admission, CurationPolicy, DepositPolicy};
 use openledger_runtime::RuntimeCall;
-use serde_json::{json, Value};
+use serde_json::json;
 use sp_core::H256;
 use sp_io::hashing::blake2_256;
 use sp_keyring::Sr25519Keyring;
@@ -28,10 +28,6 @@ fn submit(node: &Node, who: Sr25519Keyring, call: RuntimeCall, what: &str, done:
 
 fn finalized_hash(node: &Node) -> String {
     node.rpc.finalized().map(|(hash, _)| hash).unwrap_or_default()
-}
-
-fn datanets_call(node: &Node, method: &str, params: Value) -> Value {
-    node.rpc.call(method, params)
 }
 
 /// A deterministic payload of `len` bytes, different for each `seed`.
@@ -82,14 +78,14 @@ fn datanet_lifecycle_with_payloads_in_block_bodies_survives_a_restart() {
         "the datanet in a finalized block",
         |node| {
             let at = finalized_hash(node);
-            !datanets_call(node, "datanets_get", json!([0, at])).is_null()
+            !node.rpc.call("datanets_get", json!([0, at])).is_null()
         },
     );
-    let datanet = datanets_call(&node, "datanets_get", json!([0]));
+    let datanet = node.rpc.call("datanets_get", json!([0]));
     assert_eq!(datanet["name"], "medical-qa");
     assert_eq!(datanet["tags"], json!(["medical", "qa"]));
     assert_eq!(datanet["owner"], json!(alice.to_account_id().to_string()));
-    assert_eq!(datanets_call(&node, "datanets_list", json!([0, 10])).as_array().unwrap().len(), 1);
+    assert_eq!(node.rpc.call("datanets_list", json!([0, 10])).as_array().unwrap().len(), 1);
 
     // Three contributions from two contributors, one of 1 MiB.
     let payloads = [payload(1, 1024 * 1024), payload(2, 3_000), payload(3, 17)];
@@ -102,11 +98,11 @@ fn datanet_lifecycle_with_payloads_in_block_bodies_survives_a_restart() {
             &format!("contribution {i} in a finalized block"),
             |node| {
                 let at = finalized_hash(node);
-                !datanets_call(node, "datanets_contribution", json!([i, at])).is_null()
+                !node.rpc.call("datanets_contribution", json!([i, at])).is_null()
             },
         );
     }
-    let contributions = datanets_call(&node, "datanets_contributions", json!([0, 0, 10]));
+    let contributions = node.rpc.call("datanets_contributions", json!([0, 0, 10]));
     let contributions = contributions.as_array().unwrap();
     assert_eq!(contributions.len(), 3);
     for (i, contribution) in contributions.iter().enumerate() {
@@ -128,10 +124,10 @@ fn datanet_lifecycle_with_payloads_in_block_bodies_survives_a_restart() {
         let expected = if accept { "Accepted" } else { "Rejected" };
         submit(&node, alice, call, &format!("contribution {id} {expected}"), |node| {
             let at = finalized_hash(node);
-            datanets_call(node, "datanets_contribution", json!([id, at]))["status"] == json!(expected)
+            node.rpc.call("datanets_contribution", json!([id, at]))["status"] == json!(expected)
         });
     }
-    let rejected = datanets_call(&node, "datanets_contribution", json!([1]));
+    let rejected = node.rpc.call("datanets_contribution", json!([1]));
     assert_eq!(rejected["rejectionReason"], "duplicate of an existing record");
 
     // Publish version 1: the two accepted contributions, in acceptance order.
@@ -142,24 +138,24 @@ fn datanet_lifecycle_with_payloads_in_block_bodies_survives_a_restart() {
         "version 1 in a finalized block",
         |node| {
             let at = finalized_hash(node);
-            !datanets_call(node, "datanets_version", json!([0, 1, at])).is_null()
+            !node.rpc.call("datanets_version", json!([0, 1, at])).is_null()
         },
     );
-    let version = datanets_call(&node, "datanets_version", json!([0, 1]));
+    let version = node.rpc.call("datanets_version", json!([0, 1]));
     assert_eq!(version["contributionCount"], 2);
     assert_eq!(version["totalBytes"], json!(payloads[0].len() + payloads[2].len()));
     let expected_root = merkle_root(&[H256(blake2_256(&payloads[0])), H256(blake2_256(&payloads[2]))]);
     assert_eq!(version["merkleRoot"], json!(format!("{expected_root:?}")));
-    let members = datanets_call(&node, "datanets_versionContributions", json!([0, 1, 0, 10]));
+    let members = node.rpc.call("datanets_versionContributions", json!([0, 1, 0, 10]));
     let member_ids: Vec<u64> = members.as_array().unwrap().iter().map(|c| c["id"].as_u64().unwrap()).collect();
     assert_eq!(member_ids, [0, 2]);
-    assert_eq!(datanets_call(&node, "datanets_versions", json!([0])).as_array().unwrap().len(), 1);
+    assert_eq!(node.rpc.call("datanets_versions", json!([0])).as_array().unwrap().len(), 1);
 
     // Every payload, even the rejected one, is in a block body and comes back byte for byte.
     let fetch_all = |node: &Node| {
         for data in &payloads {
             let hash = format!("0x{}", hex::encode(blake2_256(data)));
-            let fetched = datanets_call(node, "datanets_payload", json!([hash]));
+            let fetched = node.rpc.call("datanets_payload", json!([hash]));
             assert_eq!(fetched["size"], json!(data.len()));
             assert_eq!(&hex_bytes(&fetched["data"]), data, "payload {hash}");
         }
@@ -176,5 +172,5 @@ fn datanet_lifecycle_with_payloads_in_block_bodies_survives_a_restart() {
     let node = start_dev(dir.path(), rpc_port, p2p_port);
     assert!(node.rpc.finalized().unwrap().1 >= finalized_before);
     fetch_all(&node);
-    assert_eq!(datanets_call(&node, "datanets_version", json!([0, 1])), version);
+    assert_eq!(node.rpc.call("datanets_version", json!([0, 1])), version);
 }

@@ -5,23 +5,18 @@ mod common;
 
 use std::time::Duration;
 
-use codec::{Decode, Encode};
+use codec::Decode;
 use common::{free_port, hex_bytes, hex_number, signed_extrinsic, wait_for, Node};
-use openledger_runtime::{AccountId, Balance, Nonce, RuntimeCall, OPEN};
+use openledger_runtime::{AccountId, Balance, Nonce, Runtime, RuntimeCall, OPEN};
 use serde_json::{json, Value};
 use sp_core::{crypto::Pair as _, sr25519};
-use sp_io::hashing;
 use sp_keyring::Sr25519Keyring;
 
 type AccountInfo = frame_system::AccountInfo<Nonce, pallet_balances::AccountData<Balance>>;
 
-/// Storage key of `System::Account(account)`.
+/// Storage key of `System::Account(account)`, as FRAME derives it.
 fn account_key(account: &AccountId) -> String {
-    let encoded = account.encode();
-    let mut key = hashing::twox_128(b"System").to_vec();
-    key.extend(hashing::twox_128(b"Account"));
-    key.extend(hashing::blake2_128(&encoded));
-    key.extend(encoded);
+    let key = frame_system::Account::<Runtime>::hashed_key_for(account);
     format!("0x{}", hex::encode(key))
 }
 
