@@ -3,6 +3,8 @@
 #![cfg_attr(not(feature = "std"), no_std)]
 
 pub mod datanets;
+pub mod models;
+pub mod staking;
 
 use sp_runtime::{
     traits::{IdentifyAccount, Verify},
