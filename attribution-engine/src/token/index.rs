@@ -10,6 +10,7 @@ use memmap2::Mmap;
 
 use super::error::{Error, Result};
 use super::layout::{file_name, pointer_size, TokenWidth};
+use super::samples::RankSamples;
 
 /// How to open an index: its token width and the end-of-sequence token id that `ntd`
 /// reports for continuations that hit a document's end.
@@ -41,6 +42,8 @@ pub(crate) struct Shard {
     pub(crate) doc_cnt: u64,
     /// Global number of this shard's first document.
     pub(crate) doc_base: u64,
+    /// Built on the first search, so that opening an index stays cheap.
+    samples: OnceLock<RankSamples>,
 }
 
 /// Unigram counts over the whole index (separators included).
@@ -280,7 +283,7 @@ impl Shard {
         } else {
             None
         };
-        Ok(Shard { name, ds, sa, od, mt, tok_cnt, ptr_size, doc_cnt, doc_base })
+        Ok(Shard { name, ds, sa, od, mt, tok_cnt, ptr_size, doc_cnt, doc_base, samples: OnceLock::new() })
     }
 
     #[inline]
@@ -363,15 +366,15 @@ impl Shard {
     /// First rank whose suffix is not below `q`, and a rank bound past every match (the
     /// smallest rank seen to be greater than `q`, which the upper search can start from).
     pub(crate) fn lower_bound(&self, q: &[u8]) -> (u64, u64) {
-        let (mut lo, mut hi) = (0, self.tok_cnt);
-        let mut upper_hi = self.tok_cnt;
+        let samples = self.samples.get_or_init(|| RankSamples::build(self.tok_cnt, |r| self.bytes_at(self.ptr(r), 8)));
+        let (mut lo, mut hi, mut upper_hi) = samples.narrow(q, |rank| self.cmp_rank(rank, q));
         while lo < hi {
             let mid = lo + (hi - lo) / 2;
             match self.cmp_rank(mid, q) {
                 Ordering::Less => lo = mid + 1,
                 Ordering::Greater => {
                     hi = mid;
-                    upper_hi = mid;
+                    upper_hi = upper_hi.min(mid);
                 }
                 Ordering::Equal => hi = mid,
             }

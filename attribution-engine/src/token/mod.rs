@@ -40,6 +40,7 @@ mod error;
 mod index;
 pub mod layout;
 mod query;
+mod samples;
 pub mod shares;
 
 pub use attribute::{AttributeOptions, AttributionDoc, AttributionResult, AttributionSpan, CreativityResult};

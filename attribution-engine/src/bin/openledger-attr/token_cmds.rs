@@ -55,9 +55,15 @@ pub struct IndexArgs {
     /// Largest shard in tokens (default: 16 MiB of stream).
     #[arg(long)]
     max_shard_tokens: Option<u64>,
-    /// Shards sorted at once on worker threads (1: all on the main thread).
-    #[arg(long, default_value_t = 1)]
+    /// Shards sorted at once on worker threads (1: all on the main thread). Each shard's
+    /// suffix array is built single-threaded by libsais; the default is one worker per CPU.
+    /// The files are the same whatever the number.
+    #[arg(long, default_value_t = one_per_cpu())]
     threads: usize,
+}
+
+fn one_per_cpu() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
 #[derive(Args)]
