@@ -11,7 +11,7 @@ use std::{marker::PhantomData, sync::Arc};
 use jsonrpsee::{
     core::{async_trait, RpcResult},
     proc_macros::rpc,
-    types::{error::ErrorObject, ErrorObjectOwned},
+    types::error::ErrorObject,
 };
 use openledger_primitives::datanets::{
     ContentHash, ContributionId, ContributionInfo, DatanetId, DatanetInfo, DatanetsApi,
@@ -23,13 +23,12 @@ use sp_blockchain::HeaderBackend;
 use sp_core::{Bytes, H256};
 use sp_runtime::traits::Block as BlockT;
 
-/// Page size when the caller gives none; the runtime clamps larger requests to its maximum.
-const DEFAULT_PAGE: u32 = 50;
+use super::{at_or_best, runtime_error, DEFAULT_PAGE};
 
 /// Error codes of the `datanets_*` methods.
 pub mod error_code {
     /// The runtime API call failed (e.g. unknown block).
-    pub const RUNTIME: i32 = 9000;
+    pub use crate::rpc::error_code::RUNTIME;
     /// No indexed payload with that content hash on this node.
     pub const PAYLOAD_NOT_FOUND: i32 = 9001;
     /// The node's database failed to answer.
@@ -152,17 +151,6 @@ impl<C, Block> Datanets<C, Block> {
     }
 }
 
-impl<C: HeaderBackend<Block>, Block: BlockT> Datanets<C, Block> {
-    /// The block to read state at: the one asked for, or the best block.
-    fn at_or_best(&self, at: Option<Block::Hash>) -> Block::Hash {
-        at.unwrap_or_else(|| self.client.info().best_hash)
-    }
-}
-
-fn runtime_error(e: impl std::fmt::Display) -> ErrorObjectOwned {
-    ErrorObject::owned(error_code::RUNTIME, format!("runtime API call failed: {e}"), None::<()>)
-}
-
 #[async_trait]
 impl<C, Block, AccountId, Balance, BlockNumber>
     DatanetsRpcServer<<Block as BlockT>::Hash, AccountId, Balance, BlockNumber>
@@ -186,7 +174,7 @@ where
         limit: Option<u32>,
         at: Option<Block::Hash>,
     ) -> RpcResult<Vec<DatanetInfo<AccountId, Balance, BlockNumber>>> {
-        let at = self.at_or_best(at);
+        let at = at_or_best::<Block, _>(&*self.client, at);
         self.client
             .runtime_api()
             .datanets(at, start.unwrap_or(0), limit.unwrap_or(DEFAULT_PAGE))
@@ -198,7 +186,7 @@ where
         datanet: DatanetId,
         at: Option<Block::Hash>,
     ) -> RpcResult<Option<DatanetInfo<AccountId, Balance, BlockNumber>>> {
-        let at = self.at_or_best(at);
+        let at = at_or_best::<Block, _>(&*self.client, at);
         self.client.runtime_api().datanet(at, datanet).map_err(runtime_error)
     }
 
@@ -209,7 +197,7 @@ where
         limit: Option<u32>,
         at: Option<Block::Hash>,
     ) -> RpcResult<Vec<ContributionInfo<AccountId, Balance, BlockNumber>>> {
-        let at = self.at_or_best(at);
+        let at = at_or_best::<Block, _>(&*self.client, at);
         self.client
             .runtime_api()
             .contributions(at, datanet, start.unwrap_or(0), limit.unwrap_or(DEFAULT_PAGE))
@@ -224,7 +212,7 @@ where
         limit: Option<u32>,
         at: Option<Block::Hash>,
     ) -> RpcResult<Vec<ContributionInfo<AccountId, Balance, BlockNumber>>> {
-        let at = self.at_or_best(at);
+        let at = at_or_best::<Block, _>(&*self.client, at);
         self.client
             .runtime_api()
             .version_contributions(
@@ -242,7 +230,7 @@ where
         id: ContributionId,
         at: Option<Block::Hash>,
     ) -> RpcResult<Option<ContributionInfo<AccountId, Balance, BlockNumber>>> {
-        let at = self.at_or_best(at);
+        let at = at_or_best::<Block, _>(&*self.client, at);
         self.client.runtime_api().contribution(at, id).map_err(runtime_error)
     }
 
@@ -252,7 +240,7 @@ where
         content_hash: ContentHash,
         at: Option<Block::Hash>,
     ) -> RpcResult<Option<ContributionInfo<AccountId, Balance, BlockNumber>>> {
-        let at = self.at_or_best(at);
+        let at = at_or_best::<Block, _>(&*self.client, at);
         self.client
             .runtime_api()
             .contribution_by_hash(at, datanet, content_hash)
@@ -266,7 +254,7 @@ where
         limit: Option<u32>,
         at: Option<Block::Hash>,
     ) -> RpcResult<Vec<VersionInfo<BlockNumber>>> {
-        let at = self.at_or_best(at);
+        let at = at_or_best::<Block, _>(&*self.client, at);
         self.client
             .runtime_api()
             .versions(at, datanet, start.unwrap_or(1), limit.unwrap_or(DEFAULT_PAGE))
@@ -279,7 +267,7 @@ where
         version: VersionNumber,
         at: Option<Block::Hash>,
     ) -> RpcResult<Option<VersionInfo<BlockNumber>>> {
-        let at = self.at_or_best(at);
+        let at = at_or_best::<Block, _>(&*self.client, at);
         self.client.runtime_api().version(at, datanet, version).map_err(runtime_error)
     }
 

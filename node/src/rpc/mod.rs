@@ -2,15 +2,43 @@
 //! `state_*`, `author_*`, which `sc_service` adds itself).
 
 pub mod datanets;
+pub mod models;
 
 use std::sync::Arc;
 
-use jsonrpsee::RpcModule;
+use jsonrpsee::{
+    types::{error::ErrorObject, ErrorObjectOwned},
+    RpcModule,
+};
 use openledger_runtime::{opaque::Block, AccountId, Balance, BlockNumber, Nonce};
 use sc_transaction_pool_api::TransactionPool;
 use sp_api::ProvideRuntimeApi;
 use sp_block_builder::BlockBuilder;
 use sp_blockchain::{Error as BlockChainError, HeaderBackend, HeaderMetadata};
+use sp_runtime::traits::Block as BlockT;
+
+/// Page size of the project's list methods when the caller gives none; the runtime clamps
+/// larger requests to its maximum.
+pub const DEFAULT_PAGE: u32 = 50;
+
+/// Error codes shared by the project's methods.
+pub mod error_code {
+    /// The runtime API call failed (e.g. unknown block).
+    pub const RUNTIME: i32 = 9000;
+}
+
+/// The block to read state at: the one asked for, or the best block.
+pub fn at_or_best<Block: BlockT, C: HeaderBackend<Block>>(
+    client: &C,
+    at: Option<Block::Hash>,
+) -> Block::Hash {
+    at.unwrap_or_else(|| client.info().best_hash)
+}
+
+/// A failed runtime API call, as a JSON-RPC error.
+pub fn runtime_error(e: impl std::fmt::Display) -> ErrorObjectOwned {
+    ErrorObject::owned(error_code::RUNTIME, format!("runtime API call failed: {e}"), None::<()>)
+}
 
 /// What the RPC methods need from the node.
 pub struct FullDeps<C, P> {
@@ -21,7 +49,8 @@ pub struct FullDeps<C, P> {
 }
 
 /// All the node's extra RPC methods: account nonces (`system_accountNextIndex`, `system_dryRun`),
-/// fee queries (`payment_queryInfo`, `payment_queryFeeDetails`) and datanets (`datanets_*`).
+/// fee queries (`payment_queryInfo`, `payment_queryFeeDetails`), datanets (`datanets_*`) and
+/// the model registry (`models_*`).
 pub fn create_full<C, P>(
     deps: FullDeps<C, P>,
 ) -> Result<RpcModule<()>, Box<dyn std::error::Error + Send + Sync>>
@@ -37,10 +66,12 @@ where
     C::Api: pallet_transaction_payment_rpc::TransactionPaymentRuntimeApi<Block, Balance>,
     C::Api: BlockBuilder<Block>,
     C::Api: openledger_primitives::datanets::DatanetsApi<Block, AccountId, Balance, BlockNumber>,
+    C::Api: openledger_primitives::models::ModelsApi<Block, AccountId, Balance, BlockNumber>,
     P: TransactionPool + 'static,
 {
     use pallet_transaction_payment_rpc::{TransactionPayment, TransactionPaymentApiServer};
     use datanets::{Datanets, DatanetsRpcServer};
+    use models::{Models, ModelsRpcServer};
     use substrate_frame_rpc_system::{System, SystemApiServer};
 
     let mut module = RpcModule::new(());
@@ -48,7 +79,8 @@ where
 
     module.merge(System::new(client.clone(), pool).into_rpc())?;
     module.merge(TransactionPayment::new(client.clone()).into_rpc())?;
-    module.merge(Datanets::new(client).into_rpc())?;
+    module.merge(Datanets::new(client.clone()).into_rpc())?;
+    module.merge(Models::new(client).into_rpc())?;
 
     Ok(module)
 }
