@@ -8,7 +8,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{free_port, signed_extrinsic, signed_extrinsic_with_nonce, wait_for, Node};
+use common::{free_port, signed_extrinsic, signed_extrinsic_with_nonce, text, wait_for, Node};
 use openledger_primitives::{
     datanets::{Admission, CurationPolicy, DepositPolicy},
     models::{FeeSplit, ModelFormat, ModelKind},
@@ -19,10 +19,6 @@ use serde_json::{json, Value};
 use sp_core::H256;
 use sp_keyring::Sr25519Keyring;
 use sp_runtime::Perbill;
-
-fn text<S: frame_support::traits::Get<u32>>(s: &str) -> frame_support::BoundedVec<u8, S> {
-    s.as_bytes().to_vec().try_into().expect("fits the bound")
-}
 
 fn wait(node: &Node, what: &str, done: impl Fn(&Node) -> bool) {
     wait_for(what, Duration::from_secs(120), || done(node).then_some(()));
@@ -54,15 +50,7 @@ fn adapter(datanet_versions: Vec<(u32, u32)>, fee_split: FeeSplit) -> RuntimeCal
 #[test]
 fn base_model_and_adapter_with_datanet_provenance_read_back_over_rpc() {
     let dir = tempfile::tempdir().unwrap();
-    let (rpc_port, p2p_port) = (free_port(), free_port());
-    let args: Vec<String> = vec![
-        "--dev".into(),
-        "--base-path".into(),
-        dir.path().join("db").to_str().unwrap().into(),
-        "--listen-addr".into(),
-        format!("/ip4/127.0.0.1/tcp/{p2p_port}"),
-    ];
-    let node = Node::start("dev", &args, &dir.path().join("node.log"), rpc_port, p2p_port);
+    let node = Node::dev(dir.path(), free_port(), free_port());
     let (alice, bob, charlie) = (Sr25519Keyring::Alice, Sr25519Keyring::Bob, Sr25519Keyring::Charlie);
 
     // Bob: a datanet, one contribution, accepted and published as version 1 (nonces in order).

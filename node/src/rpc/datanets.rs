@@ -23,12 +23,10 @@ use sp_blockchain::HeaderBackend;
 use sp_core::{Bytes, H256};
 use sp_runtime::traits::Block as BlockT;
 
-use super::{at_or_best, runtime_error, DEFAULT_PAGE};
+use super::{call_at, DEFAULT_PAGE};
 
-/// Error codes of the `datanets_*` methods.
+/// Error codes of the `datanets_*` methods (besides [`crate::rpc::error_code::RUNTIME`]).
 pub mod error_code {
-    /// The runtime API call failed (e.g. unknown block).
-    pub use crate::rpc::error_code::RUNTIME;
     /// No indexed payload with that content hash on this node.
     pub const PAYLOAD_NOT_FOUND: i32 = 9001;
     /// The node's database failed to answer.
@@ -174,11 +172,9 @@ where
         limit: Option<u32>,
         at: Option<Block::Hash>,
     ) -> RpcResult<Vec<DatanetInfo<AccountId, Balance, BlockNumber>>> {
-        let at = at_or_best::<Block, _>(&*self.client, at);
-        self.client
-            .runtime_api()
-            .datanets(at, start.unwrap_or(0), limit.unwrap_or(DEFAULT_PAGE))
-            .map_err(runtime_error)
+        call_at::<Block, _, _>(&*self.client, at, |api, at| {
+            api.datanets(at, start.unwrap_or(0), limit.unwrap_or(DEFAULT_PAGE))
+        })
     }
 
     fn get(
@@ -186,8 +182,7 @@ where
         datanet: DatanetId,
         at: Option<Block::Hash>,
     ) -> RpcResult<Option<DatanetInfo<AccountId, Balance, BlockNumber>>> {
-        let at = at_or_best::<Block, _>(&*self.client, at);
-        self.client.runtime_api().datanet(at, datanet).map_err(runtime_error)
+        call_at::<Block, _, _>(&*self.client, at, |api, at| api.datanet(at, datanet))
     }
 
     fn contributions(
@@ -197,11 +192,9 @@ where
         limit: Option<u32>,
         at: Option<Block::Hash>,
     ) -> RpcResult<Vec<ContributionInfo<AccountId, Balance, BlockNumber>>> {
-        let at = at_or_best::<Block, _>(&*self.client, at);
-        self.client
-            .runtime_api()
-            .contributions(at, datanet, start.unwrap_or(0), limit.unwrap_or(DEFAULT_PAGE))
-            .map_err(runtime_error)
+        call_at::<Block, _, _>(&*self.client, at, |api, at| {
+            api.contributions(at, datanet, start.unwrap_or(0), limit.unwrap_or(DEFAULT_PAGE))
+        })
     }
 
     fn version_contributions(
@@ -212,17 +205,9 @@ where
         limit: Option<u32>,
         at: Option<Block::Hash>,
     ) -> RpcResult<Vec<ContributionInfo<AccountId, Balance, BlockNumber>>> {
-        let at = at_or_best::<Block, _>(&*self.client, at);
-        self.client
-            .runtime_api()
-            .version_contributions(
-                at,
-                datanet,
-                version,
-                start.unwrap_or(0),
-                limit.unwrap_or(DEFAULT_PAGE),
-            )
-            .map_err(runtime_error)
+        call_at::<Block, _, _>(&*self.client, at, |api, at| {
+            api.version_contributions(at, datanet, version, start.unwrap_or(0), limit.unwrap_or(DEFAULT_PAGE))
+        })
     }
 
     fn contribution(
@@ -230,8 +215,7 @@ where
         id: ContributionId,
         at: Option<Block::Hash>,
     ) -> RpcResult<Option<ContributionInfo<AccountId, Balance, BlockNumber>>> {
-        let at = at_or_best::<Block, _>(&*self.client, at);
-        self.client.runtime_api().contribution(at, id).map_err(runtime_error)
+        call_at::<Block, _, _>(&*self.client, at, |api, at| api.contribution(at, id))
     }
 
     fn contribution_by_hash(
@@ -240,11 +224,9 @@ where
         content_hash: ContentHash,
         at: Option<Block::Hash>,
     ) -> RpcResult<Option<ContributionInfo<AccountId, Balance, BlockNumber>>> {
-        let at = at_or_best::<Block, _>(&*self.client, at);
-        self.client
-            .runtime_api()
-            .contribution_by_hash(at, datanet, content_hash)
-            .map_err(runtime_error)
+        call_at::<Block, _, _>(&*self.client, at, |api, at| {
+            api.contribution_by_hash(at, datanet, content_hash)
+        })
     }
 
     fn versions(
@@ -254,11 +236,9 @@ where
         limit: Option<u32>,
         at: Option<Block::Hash>,
     ) -> RpcResult<Vec<VersionInfo<BlockNumber>>> {
-        let at = at_or_best::<Block, _>(&*self.client, at);
-        self.client
-            .runtime_api()
-            .versions(at, datanet, start.unwrap_or(1), limit.unwrap_or(DEFAULT_PAGE))
-            .map_err(runtime_error)
+        call_at::<Block, _, _>(&*self.client, at, |api, at| {
+            api.versions(at, datanet, start.unwrap_or(1), limit.unwrap_or(DEFAULT_PAGE))
+        })
     }
 
     fn version(
@@ -267,8 +247,7 @@ where
         version: VersionNumber,
         at: Option<Block::Hash>,
     ) -> RpcResult<Option<VersionInfo<BlockNumber>>> {
-        let at = at_or_best::<Block, _>(&*self.client, at);
-        self.client.runtime_api().version(at, datanet, version).map_err(runtime_error)
+        call_at::<Block, _, _>(&*self.client, at, |api, at| api.version(at, datanet, version))
     }
 
     fn payload(&self, content_hash: ContentHash) -> RpcResult<Payload> {

@@ -27,16 +27,23 @@ pub mod error_code {
     pub const RUNTIME: i32 = 9000;
 }
 
-/// The block to read state at: the one asked for, or the best block.
-pub fn at_or_best<Block: BlockT, C: HeaderBackend<Block>>(
+/// Calls the runtime API at block `at` (the best block if `None`); a failure is a JSON-RPC
+/// error with code [`error_code::RUNTIME`].
+pub fn call_at<Block, C, R>(
     client: &C,
     at: Option<Block::Hash>,
-) -> Block::Hash {
-    at.unwrap_or_else(|| client.info().best_hash)
+    call: impl FnOnce(sp_api::ApiRef<'_, C::Api>, Block::Hash) -> Result<R, sp_api::ApiError>,
+) -> jsonrpsee::core::RpcResult<R>
+where
+    Block: BlockT,
+    C: ProvideRuntimeApi<Block> + HeaderBackend<Block>,
+{
+    let at = at.unwrap_or_else(|| client.info().best_hash);
+    call(client.runtime_api(), at).map_err(runtime_error)
 }
 
 /// A failed runtime API call, as a JSON-RPC error.
-pub fn runtime_error(e: impl std::fmt::Display) -> ErrorObjectOwned {
+fn runtime_error(e: impl std::fmt::Display) -> ErrorObjectOwned {
     ErrorObject::owned(error_code::RUNTIME, format!("runtime API call failed: {e}"), None::<()>)
 }
 

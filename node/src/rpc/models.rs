@@ -17,7 +17,7 @@ use sp_api::ProvideRuntimeApi;
 use sp_blockchain::HeaderBackend;
 use sp_runtime::traits::Block as BlockT;
 
-use super::{at_or_best, runtime_error, DEFAULT_PAGE};
+use super::{call_at, DEFAULT_PAGE};
 
 /// The `models_*` methods.
 #[rpc(
@@ -109,8 +109,7 @@ where
         id: BaseModelId,
         at: Option<Block::Hash>,
     ) -> RpcResult<Option<BaseModelInfo<BlockNumber>>> {
-        let at = at_or_best::<Block, _>(&*self.client, at);
-        self.client.runtime_api().base_model(at, id).map_err(runtime_error)
+        call_at::<Block, _, _>(&*self.client, at, |api, at| api.base_model(at, id))
     }
 
     fn base_models(
@@ -119,11 +118,9 @@ where
         limit: Option<u32>,
         at: Option<Block::Hash>,
     ) -> RpcResult<Vec<BaseModelInfo<BlockNumber>>> {
-        let at = at_or_best::<Block, _>(&*self.client, at);
-        self.client
-            .runtime_api()
-            .base_models(at, start.unwrap_or(0), limit.unwrap_or(DEFAULT_PAGE))
-            .map_err(runtime_error)
+        call_at::<Block, _, _>(&*self.client, at, |api, at| {
+            api.base_models(at, start.unwrap_or(0), limit.unwrap_or(DEFAULT_PAGE))
+        })
     }
 
     fn get(
@@ -131,8 +128,7 @@ where
         id: ModelId,
         at: Option<Block::Hash>,
     ) -> RpcResult<Option<ModelInfo<AccountId, Balance, BlockNumber>>> {
-        let at = at_or_best::<Block, _>(&*self.client, at);
-        self.client.runtime_api().model(at, id).map_err(runtime_error)
+        call_at::<Block, _, _>(&*self.client, at, |api, at| api.model(at, id))
     }
 
     fn list(
@@ -141,11 +137,9 @@ where
         limit: Option<u32>,
         at: Option<Block::Hash>,
     ) -> RpcResult<Vec<ModelInfo<AccountId, Balance, BlockNumber>>> {
-        let at = at_or_best::<Block, _>(&*self.client, at);
-        self.client
-            .runtime_api()
-            .models(at, start.unwrap_or(0), limit.unwrap_or(DEFAULT_PAGE))
-            .map_err(runtime_error)
+        call_at::<Block, _, _>(&*self.client, at, |api, at| {
+            api.models(at, start.unwrap_or(0), limit.unwrap_or(DEFAULT_PAGE))
+        })
     }
 
     fn by_owner(
@@ -155,15 +149,12 @@ where
         limit: Option<u32>,
         at: Option<Block::Hash>,
     ) -> RpcResult<Vec<ModelInfo<AccountId, Balance, BlockNumber>>> {
-        let at = at_or_best::<Block, _>(&*self.client, at);
-        self.client
-            .runtime_api()
-            .models_by_owner(at, owner, start.unwrap_or(0), limit.unwrap_or(DEFAULT_PAGE))
-            .map_err(runtime_error)
+        call_at::<Block, _, _>(&*self.client, at, |api, at| {
+            api.models_by_owner(at, owner, start.unwrap_or(0), limit.unwrap_or(DEFAULT_PAGE))
+        })
     }
 
     fn fee_split_bounds(&self, at: Option<Block::Hash>) -> RpcResult<FeeSplitBounds> {
-        let at = at_or_best::<Block, _>(&*self.client, at);
-        self.client.runtime_api().fee_split_bounds(at).map_err(runtime_error)
+        call_at::<Block, _, _>(&*self.client, at, |api, at| api.fee_split_bounds(at))
     }
 }
