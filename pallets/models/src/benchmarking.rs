@@ -128,7 +128,9 @@ mod benchmarks {
         let caller = funded::<T>("caller", 0);
         let first = refs.iter().take(1).cloned().collect();
         let previous = adapter::<T>(&caller, first, 0xa0)?;
-        let base = BaseModels::<T>::iter_keys().next().ok_or(BenchmarkError::Weightless)?;
+        let base = BaseModels::<T>::iter_keys()
+            .next()
+            .ok_or(BenchmarkError::Weightless)?;
         let id = NextModelId::<T>::get();
         #[extrinsic_call]
         _(
@@ -144,8 +146,14 @@ mod benchmarks {
             split_within::<T>(),
             Some(previous),
         );
-        assert_eq!(Models::<T>::get(id).map(|m| m.datanet_versions.len() as u32), Some(d));
-        assert_eq!(Models::<T>::get(previous).and_then(|m| m.successor), Some(id));
+        assert_eq!(
+            Models::<T>::get(id).map(|m| m.datanet_versions.len() as u32),
+            Some(d)
+        );
+        assert_eq!(
+            Models::<T>::get(previous).and_then(|m| m.successor),
+            Some(id)
+        );
         Ok(())
     }
 
@@ -154,7 +162,10 @@ mod benchmarks {
         let (id, owner) = adapter_with_due_price::<T>()?;
         #[extrinsic_call]
         _(RawOrigin::Signed(owner), id);
-        assert_eq!(Models::<T>::get(id).map(|m| m.status), Some(ModelStatus::Deprecated));
+        assert_eq!(
+            Models::<T>::get(id).map(|m| m.status),
+            Some(ModelStatus::Deprecated)
+        );
         Ok(())
     }
 
@@ -163,7 +174,10 @@ mod benchmarks {
         let (id, owner) = adapter_with_due_price::<T>()?;
         #[extrinsic_call]
         _(RawOrigin::Signed(owner), id);
-        assert_eq!(Models::<T>::get(id).map(|m| m.status), Some(ModelStatus::Retired));
+        assert_eq!(
+            Models::<T>::get(id).map(|m| m.status),
+            Some(ModelStatus::Retired)
+        );
         Ok(())
     }
 

@@ -104,8 +104,7 @@ pub type BalanceOf<T> =
 /// Text field of at most `S` bytes (UTF-8, checked on the way in).
 pub type BoundedText<S> = BoundedVec<u8, S>;
 /// The datanet snapshots a model learned from.
-pub type DatanetRefsOf<T> =
-    BoundedVec<(DatanetId, VersionNumber), <T as Config>::MaxDatanetRefs>;
+pub type DatanetRefsOf<T> = BoundedVec<(DatanetId, VersionNumber), <T as Config>::MaxDatanetRefs>;
 /// A pending price change in state.
 pub type PendingPriceOf<T> = PendingPrice<BalanceOf<T>, BlockNumberFor<T>>;
 
@@ -183,9 +182,8 @@ impl<T: Config> Model<T> {
 pub trait BenchmarkHelper {
     /// `n` distinct published `(datanet, version)` pairs, made through the runtime's datanets
     /// pallet.
-    fn published_datanet_versions(
-        n: u32,
-    ) -> Result<Vec<(DatanetId, VersionNumber)>, DispatchError>;
+    fn published_datanet_versions(n: u32)
+        -> Result<Vec<(DatanetId, VersionNumber)>, DispatchError>;
 }
 
 #[frame_support::pallet]
@@ -419,7 +417,10 @@ pub mod pallet {
                 T::MaxArchitectureLen::get() > 0,
                 "MaxArchitectureLen must be positive"
             );
-            assert!(T::MaxDatanetRefs::get() > 0, "MaxDatanetRefs must be positive");
+            assert!(
+                T::MaxDatanetRefs::get() > 0,
+                "MaxDatanetRefs must be positive"
+            );
             assert!(T::MaxPageSize::get() > 0, "MaxPageSize must be positive");
             assert!(
                 T::DefaultFeeSplitBounds::get().is_satisfiable(),
@@ -471,7 +472,10 @@ pub mod pallet {
             );
             BaseModelByArtifact::<T>::insert(artifact_hash, id);
             NextBaseModelId::<T>::put(next);
-            Self::deposit_event(Event::BaseModelRegistered { base: id, artifact_hash });
+            Self::deposit_event(Event::BaseModelRegistered {
+                base: id,
+                artifact_hash,
+            });
             Ok(())
         }
 
@@ -502,7 +506,10 @@ pub mod pallet {
                 ensure!(base.is_some(), Error::<T>::MissingBaseModel);
             }
             if let Some(base) = base {
-                ensure!(BaseModels::<T>::contains_key(base), Error::<T>::BaseModelNotFound);
+                ensure!(
+                    BaseModels::<T>::contains_key(base),
+                    Error::<T>::BaseModelNotFound
+                );
             }
             ensure!(fee_split.is_complete(), Error::<T>::IncompleteFeeSplit);
             ensure!(
@@ -522,7 +529,10 @@ pub mod pallet {
                     let mut prev = Self::owned_model(prev_id, &who)?;
                     ensure!(prev.kind == kind, Error::<T>::KindMismatch);
                     ensure!(prev.successor.is_none(), Error::<T>::AlreadySuperseded);
-                    let version = prev.version.checked_add(1).ok_or(Error::<T>::TooManyVersions)?;
+                    let version = prev
+                        .version
+                        .checked_add(1)
+                        .ok_or(Error::<T>::TooManyVersions)?;
                     prev.successor = Some(id);
                     prev.settle_price(now);
                     (version, Some((prev_id, prev)))
@@ -621,7 +631,11 @@ pub mod pallet {
             ModelByArtifact::<T>::insert(&new_owner, m.artifact_hash, model);
             m.owner = new_owner.clone();
             Self::write(model, m);
-            Self::deposit_event(Event::OwnershipTransferred { model, from: who, to: new_owner });
+            Self::deposit_event(Event::OwnershipTransferred {
+                model,
+                from: who,
+                to: new_owner,
+            });
             Ok(())
         }
 
@@ -644,7 +658,10 @@ pub mod pallet {
                 Error::<T>::PriceUnchanged
             );
             let effective_at = now.saturating_add(T::PriceChangeDelay::get());
-            m.pending_price = Some(PendingPrice { price: price_per_1k_tokens, effective_at });
+            m.pending_price = Some(PendingPrice {
+                price: price_per_1k_tokens,
+                effective_at,
+            });
             let current = m.price_per_1k_tokens;
             Models::<T>::insert(model, m);
             Self::deposit_event(Event::PriceChangeScheduled {
@@ -696,13 +713,17 @@ impl<T: Config> Pallet<T> {
         refs: Vec<(DatanetId, VersionNumber)>,
     ) -> Result<DatanetRefsOf<T>, DispatchError> {
         ensure!(!refs.is_empty(), Error::<T>::NoDatanetRefs);
-        let refs = DatanetRefsOf::<T>::try_from(refs).map_err(|_| Error::<T>::TooManyDatanetRefs)?;
+        let refs =
+            DatanetRefsOf::<T>::try_from(refs).map_err(|_| Error::<T>::TooManyDatanetRefs)?;
         for (i, (datanet, version)) in refs.iter().enumerate() {
             ensure!(
                 !refs.iter().take(i).any(|r| r == &(*datanet, *version)),
                 Error::<T>::DuplicateDatanetRef
             );
-            ensure!(T::Datanets::datanet_exists(*datanet), Error::<T>::DatanetNotFound);
+            ensure!(
+                T::Datanets::datanet_exists(*datanet),
+                Error::<T>::DatanetNotFound
+            );
             ensure!(
                 T::Datanets::is_published(*datanet, *version),
                 Error::<T>::DatanetVersionNotPublished
@@ -796,7 +817,10 @@ impl<T: Config> Pallet<T> {
     }
 
     /// Runtime API: base models `start..`, at most `limit` (clamped to `MaxPageSize`).
-    pub fn api_base_models(start: BaseModelId, limit: u32) -> Vec<BaseModelInfo<BlockNumberFor<T>>> {
+    pub fn api_base_models(
+        start: BaseModelId,
+        limit: u32,
+    ) -> Vec<BaseModelInfo<BlockNumberFor<T>>> {
         Self::page(start.into(), limit, NextBaseModelId::<T>::get().into())
             .filter_map(|id| BaseModelId::try_from(id).ok())
             .filter_map(Self::api_base_model)
@@ -804,7 +828,9 @@ impl<T: Config> Pallet<T> {
     }
 
     /// Runtime API: one model, with the price in force now.
-    pub fn api_model(id: ModelId) -> Option<ModelInfo<T::AccountId, BalanceOf<T>, BlockNumberFor<T>>> {
+    pub fn api_model(
+        id: ModelId,
+    ) -> Option<ModelInfo<T::AccountId, BalanceOf<T>, BlockNumberFor<T>>> {
         Models::<T>::get(id).map(|m| Self::model_info(id, m))
     }
 
@@ -862,7 +888,10 @@ impl<T: Config> Pallet<T> {
         }
         for (hash, id) in BaseModelByArtifact::<T>::iter() {
             let b = BaseModels::<T>::get(id).ok_or("base artifact index points to nothing")?;
-            ensure!(b.artifact_hash == hash, "base artifact index under the wrong hash");
+            ensure!(
+                b.artifact_hash == hash,
+                "base artifact index under the wrong hash"
+            );
         }
 
         let mut holds: BTreeMap<T::AccountId, BalanceOf<T>> = BTreeMap::new();
@@ -883,7 +912,10 @@ impl<T: Config> Pallet<T> {
             if let Some(base) = m.base {
                 ensure!(BaseModels::<T>::contains_key(base), "unknown base model");
             }
-            ensure!(!m.datanet_versions.is_empty(), "model without datanet versions");
+            ensure!(
+                !m.datanet_versions.is_empty(),
+                "model without datanet versions"
+            );
             for (i, r) in m.datanet_versions.iter().enumerate() {
                 ensure!(
                     !m.datanet_versions.iter().take(i).any(|o| o == r),
@@ -900,9 +932,15 @@ impl<T: Config> Pallet<T> {
                 Some(prev) => {
                     let p = Models::<T>::get(prev).ok_or("previous version missing")?;
                     ensure!(prev < id, "previous version registered later");
-                    ensure!(p.successor == Some(id), "previous does not point to its successor");
+                    ensure!(
+                        p.successor == Some(id),
+                        "previous does not point to its successor"
+                    );
                     ensure!(p.kind == m.kind, "lineage changes kind");
-                    ensure!(p.version.checked_add(1) == Some(m.version), "version numbers skip");
+                    ensure!(
+                        p.version.checked_add(1) == Some(m.version),
+                        "version numbers skip"
+                    );
                 }
             }
             if let Some(next) = m.successor {
@@ -913,7 +951,10 @@ impl<T: Config> Pallet<T> {
         for (owner, hash, id) in ModelByArtifact::<T>::iter() {
             let m = Models::<T>::get(id).ok_or("artifact index points to nothing")?;
             ensure!(m.owner == owner, "artifact index under the wrong owner");
-            ensure!(m.artifact_hash == hash, "artifact index under the wrong hash");
+            ensure!(
+                m.artifact_hash == hash,
+                "artifact index under the wrong hash"
+            );
         }
 
         let reason: T::RuntimeHoldReason = HoldReason::ModelDeposit.into();

@@ -60,8 +60,7 @@ impl DatanetInspect<u64, u64> for MockDatanets {
         Self::datanet_exists(datanet).then_some(OWNER)
     }
     fn version(datanet: DatanetId, version: VersionNumber) -> Option<VersionInfo<u64>> {
-        let published =
-            version > 0 && DATANETS.with(|d| d.borrow().contains(&(datanet, version)));
+        let published = version > 0 && DATANETS.with(|d| d.borrow().contains(&(datanet, version)));
         published.then(|| VersionInfo {
             datanet,
             version,
@@ -80,7 +79,12 @@ impl DatanetInspect<u64, u64> for MockDatanets {
     fn in_version(_: DatanetId, _: VersionNumber, _: ContributionId) -> bool {
         false
     }
-    fn version_contributions(_: DatanetId, _: VersionNumber, _: u32, _: u32) -> Vec<ContributionId> {
+    fn version_contributions(
+        _: DatanetId,
+        _: VersionNumber,
+        _: u32,
+        _: u32,
+    ) -> Vec<ContributionId> {
         Vec::new()
     }
 }

@@ -155,7 +155,13 @@ fn register_base_model_works() {
         assert_eq!(b.registered_at, 1);
         assert_eq!(BaseModelByArtifact::<Test>::get(h(100)), Some(0));
         assert_eq!(NextBaseModelId::<Test>::get(), 1);
-        assert_eq!(last_event(), Ev::BaseModelRegistered { base: 0, artifact_hash: h(100) });
+        assert_eq!(
+            last_event(),
+            Ev::BaseModelRegistered {
+                base: 0,
+                artifact_hash: h(100)
+            }
+        );
         // Ids are sequential.
         assert_eq!(base(101), 1);
     });
@@ -165,29 +171,54 @@ fn register_base_model_works() {
 fn register_base_model_errors() {
     build_and_execute(|| {
         base(100);
-        let call = |origin: RuntimeOrigin, name: &[u8], arch: &[u8], params: u64, art: u8, lic: &[u8]| {
-            Models::register_base_model(
-                origin,
-                bytes(name),
-                bytes(arch),
-                params,
-                h(art),
-                h(200),
-                bytes(lic),
-                ModelFormat::Safetensors,
-            )
-        };
+        let call =
+            |origin: RuntimeOrigin, name: &[u8], arch: &[u8], params: u64, art: u8, lic: &[u8]| {
+                Models::register_base_model(
+                    origin,
+                    bytes(name),
+                    bytes(arch),
+                    params,
+                    h(art),
+                    h(200),
+                    bytes(lic),
+                    ModelFormat::Safetensors,
+                )
+            };
         let root = RuntimeOrigin::root;
-        assert_noop!(call(RuntimeOrigin::signed(ALICE), b"n", b"a", 1, 1, b""), BadOrigin);
+        assert_noop!(
+            call(RuntimeOrigin::signed(ALICE), b"n", b"a", 1, 1, b""),
+            BadOrigin
+        );
         assert_noop!(call(root(), b"", b"a", 1, 1, b""), Error::<Test>::EmptyName);
-        assert_noop!(call(root(), b"\xff", b"a", 1, 1, b""), Error::<Test>::InvalidUtf8);
-        assert_noop!(call(root(), b"n", b"", 1, 1, b""), Error::<Test>::EmptyArchitecture);
-        assert_noop!(call(root(), b"n", b"\xc3", 1, 1, b""), Error::<Test>::InvalidUtf8);
-        assert_noop!(call(root(), b"n", b"a", 1, 1, b"\xff"), Error::<Test>::InvalidUtf8);
-        assert_noop!(call(root(), b"n", b"a", 0, 1, b""), Error::<Test>::ZeroParameters);
-        assert_noop!(call(root(), b"n", b"a", 1, 100, b""), Error::<Test>::DuplicateArtifact);
+        assert_noop!(
+            call(root(), b"\xff", b"a", 1, 1, b""),
+            Error::<Test>::InvalidUtf8
+        );
+        assert_noop!(
+            call(root(), b"n", b"", 1, 1, b""),
+            Error::<Test>::EmptyArchitecture
+        );
+        assert_noop!(
+            call(root(), b"n", b"\xc3", 1, 1, b""),
+            Error::<Test>::InvalidUtf8
+        );
+        assert_noop!(
+            call(root(), b"n", b"a", 1, 1, b"\xff"),
+            Error::<Test>::InvalidUtf8
+        );
+        assert_noop!(
+            call(root(), b"n", b"a", 0, 1, b""),
+            Error::<Test>::ZeroParameters
+        );
+        assert_noop!(
+            call(root(), b"n", b"a", 1, 100, b""),
+            Error::<Test>::DuplicateArtifact
+        );
         NextBaseModelId::<Test>::put(BaseModelId::MAX);
-        assert_noop!(call(root(), b"n", b"a", 1, 1, b""), Error::<Test>::TooManyBaseModels);
+        assert_noop!(
+            call(root(), b"n", b"a", 1, 1, b""),
+            Error::<Test>::TooManyBaseModels
+        );
         NextBaseModelId::<Test>::put(1);
     });
 }
@@ -204,15 +235,28 @@ fn register_model_works_and_holds_the_deposit() {
         let id = adapter(OWNER, 1);
         assert_eq!(id, 0);
         let m = model(id);
-        assert_eq!((m.owner, m.depositor, m.deposit), (OWNER, OWNER, MODEL_DEPOSIT));
+        assert_eq!(
+            (m.owner, m.depositor, m.deposit),
+            (OWNER, OWNER, MODEL_DEPOSIT)
+        );
         assert_eq!(m.name.to_vec(), b"medical-qa-lora".to_vec());
         assert_eq!((m.kind, m.base), (ModelKind::LoraAdapter, Some(0)));
         assert_eq!(m.datanet_versions.to_vec(), vec![(1, 1)]);
-        assert_eq!((m.training_config_hash, m.artifact_hash, m.attribution_index_hash), (h(10), h(1), h(11)));
+        assert_eq!(
+            (
+                m.training_config_hash,
+                m.artifact_hash,
+                m.attribution_index_hash
+            ),
+            (h(10), h(1), h(11))
+        );
         assert_eq!((m.price_per_1k_tokens, m.pending_price), (1_000, None));
         assert_eq!(m.fee_split, good_split());
         assert_eq!(m.status, ModelStatus::Active);
-        assert_eq!((m.previous, m.successor, m.version, m.registered_at), (None, None, 1, 1));
+        assert_eq!(
+            (m.previous, m.successor, m.version, m.registered_at),
+            (None, None, 1, 1)
+        );
         assert_eq!(ModelByArtifact::<Test>::get(OWNER, h(1)), Some(0));
         assert_eq!(NextModelId::<Test>::get(), 1);
         assert_eq!(held(OWNER), MODEL_DEPOSIT);
@@ -240,10 +284,22 @@ fn register_model_works_and_holds_the_deposit() {
             split(70, 20, 5, 5), // exactly at the bounds
             None
         ));
-        assert_eq!(model(1).datanet_versions.to_vec(), vec![(1, 1), (1, 2), (2, 1)]);
+        assert_eq!(
+            model(1).datanet_versions.to_vec(),
+            vec![(1, 1), (1, 2), (2, 1)]
+        );
         assert_eq!(model(1).base, None);
         // ... or name the base it was fine-tuned from.
-        assert_ok!(register_call(ALICE, ModelKind::Specialised, Some(0), vec![(2, 1)], 2, 0, good_split(), None));
+        assert_ok!(register_call(
+            ALICE,
+            ModelKind::Specialised,
+            Some(0),
+            vec![(2, 1)],
+            2,
+            0,
+            good_split(),
+            None
+        ));
         assert_eq!(held(ALICE), 2 * MODEL_DEPOSIT);
     });
 }
@@ -256,26 +312,54 @@ fn register_model_reference_errors() {
             register_call(OWNER, kind, base, refs, 1, 5, good_split(), None)
         };
         let lora = ModelKind::LoraAdapter;
-        assert_noop!(call(lora, None, vec![(1, 1)]), Error::<Test>::MissingBaseModel);
-        assert_noop!(call(lora, Some(7), vec![(1, 1)]), Error::<Test>::BaseModelNotFound);
+        assert_noop!(
+            call(lora, None, vec![(1, 1)]),
+            Error::<Test>::MissingBaseModel
+        );
+        assert_noop!(
+            call(lora, Some(7), vec![(1, 1)]),
+            Error::<Test>::BaseModelNotFound
+        );
         assert_noop!(
             call(ModelKind::Specialised, Some(7), vec![(1, 1)]),
             Error::<Test>::BaseModelNotFound
         );
         assert_noop!(call(lora, Some(0), vec![]), Error::<Test>::NoDatanetRefs);
         let too_many: Vec<_> = (0..=MAX_REFS).map(|v| (1, v)).collect();
-        assert_noop!(call(lora, Some(0), too_many), Error::<Test>::TooManyDatanetRefs);
-        assert_noop!(call(lora, Some(0), vec![(1, 1), (2, 1), (1, 1)]), Error::<Test>::DuplicateDatanetRef);
-        assert_noop!(call(lora, Some(0), vec![(1, 1), (9, 1)]), Error::<Test>::DatanetNotFound);
+        assert_noop!(
+            call(lora, Some(0), too_many),
+            Error::<Test>::TooManyDatanetRefs
+        );
+        assert_noop!(
+            call(lora, Some(0), vec![(1, 1), (2, 1), (1, 1)]),
+            Error::<Test>::DuplicateDatanetRef
+        );
+        assert_noop!(
+            call(lora, Some(0), vec![(1, 1), (9, 1)]),
+            Error::<Test>::DatanetNotFound
+        );
         // Datanet 1 has versions 1 and 2 only; datanet 3 none.
-        assert_noop!(call(lora, Some(0), vec![(1, 3)]), Error::<Test>::DatanetVersionNotPublished);
-        assert_noop!(call(lora, Some(0), vec![(3, 1)]), Error::<Test>::DatanetVersionNotPublished);
-        assert_noop!(call(lora, Some(0), vec![(1, 0)]), Error::<Test>::DatanetVersionNotPublished);
+        assert_noop!(
+            call(lora, Some(0), vec![(1, 3)]),
+            Error::<Test>::DatanetVersionNotPublished
+        );
+        assert_noop!(
+            call(lora, Some(0), vec![(3, 1)]),
+            Error::<Test>::DatanetVersionNotPublished
+        );
+        assert_noop!(
+            call(lora, Some(0), vec![(1, 0)]),
+            Error::<Test>::DatanetVersionNotPublished
+        );
         // Exactly MaxDatanetRefs distinct published versions is fine.
         for d in 10..10 + MAX_REFS {
             publish(d, 1);
         }
-        assert_ok!(call(lora, Some(0), (10..10 + MAX_REFS).map(|d| (d, 1)).collect()));
+        assert_ok!(call(
+            lora,
+            Some(0),
+            (10..10 + MAX_REFS).map(|d| (d, 1)).collect()
+        ));
     });
 }
 
@@ -300,30 +384,69 @@ fn register_model_split_and_other_errors() {
         };
         assert_noop!(
             Models::register_model(
-                RuntimeOrigin::none(), text("x"), ModelKind::Specialised, None, vec![(1, 1)],
-                h(1), h(1), h(1), 1, good_split(), None
+                RuntimeOrigin::none(),
+                text("x"),
+                ModelKind::Specialised,
+                None,
+                vec![(1, 1)],
+                h(1),
+                h(1),
+                h(1),
+                1,
+                good_split(),
+                None
             ),
             BadOrigin
         );
         assert_noop!(call(OWNER, 1, good_split(), b""), Error::<Test>::EmptyName);
-        assert_noop!(call(OWNER, 1, good_split(), b"\xff\xfe"), Error::<Test>::InvalidUtf8);
+        assert_noop!(
+            call(OWNER, 1, good_split(), b"\xff\xfe"),
+            Error::<Test>::InvalidUtf8
+        );
         // Not 100 %: one part per billion short, or over.
         let mut short = good_split();
         short.treasury = Perbill::from_parts(short.treasury.deconstruct() - 1);
-        assert_noop!(call(OWNER, 1, short, b"m"), Error::<Test>::IncompleteFeeSplit);
-        assert_noop!(call(OWNER, 1, split(60, 30, 8, 3), b"m"), Error::<Test>::IncompleteFeeSplit);
+        assert_noop!(
+            call(OWNER, 1, short, b"m"),
+            Error::<Test>::IncompleteFeeSplit
+        );
+        assert_noop!(
+            call(OWNER, 1, split(60, 30, 8, 3), b"m"),
+            Error::<Test>::IncompleteFeeSplit
+        );
         // Complete but out of bounds, one bound at a time.
-        assert_noop!(call(OWNER, 1, split(71, 20, 5, 4), b"m"), Error::<Test>::FeeSplitOutOfBounds);
-        assert_noop!(call(OWNER, 1, split(60, 19, 20, 1), b"m"), Error::<Test>::FeeSplitOutOfBounds);
-        assert_noop!(call(OWNER, 1, split(60, 30, 4, 6), b"m"), Error::<Test>::FeeSplitOutOfBounds);
-        assert_noop!(call(OWNER, 1, split(60, 30, 10, 0), b"m"), Error::<Test>::FeeSplitOutOfBounds);
+        assert_noop!(
+            call(OWNER, 1, split(71, 20, 5, 4), b"m"),
+            Error::<Test>::FeeSplitOutOfBounds
+        );
+        assert_noop!(
+            call(OWNER, 1, split(60, 19, 20, 1), b"m"),
+            Error::<Test>::FeeSplitOutOfBounds
+        );
+        assert_noop!(
+            call(OWNER, 1, split(60, 30, 4, 6), b"m"),
+            Error::<Test>::FeeSplitOutOfBounds
+        );
+        assert_noop!(
+            call(OWNER, 1, split(60, 30, 10, 0), b"m"),
+            Error::<Test>::FeeSplitOutOfBounds
+        );
         // Same weights under the same owner.
         assert_ok!(call(OWNER, 1, good_split(), b"m"));
-        assert_noop!(call(OWNER, 1, good_split(), b"m2"), Error::<Test>::DuplicateArtifact);
+        assert_noop!(
+            call(OWNER, 1, good_split(), b"m2"),
+            Error::<Test>::DuplicateArtifact
+        );
         // No deposit, no model.
-        assert_noop!(call(POOR, 2, good_split(), b"m"), Error::<Test>::InsufficientBalance);
+        assert_noop!(
+            call(POOR, 2, good_split(), b"m"),
+            Error::<Test>::InsufficientBalance
+        );
         NextModelId::<Test>::put(ModelId::MAX);
-        assert_noop!(call(ALICE, 2, good_split(), b"m"), Error::<Test>::TooManyModels);
+        assert_noop!(
+            call(ALICE, 2, good_split(), b"m"),
+            Error::<Test>::TooManyModels
+        );
         NextModelId::<Test>::put(1);
     });
 }
@@ -362,7 +485,16 @@ fn new_versions_link_both_ways() {
         assert_eq!(model(v1).status, ModelStatus::Active);
         assert_eq!(model(v1).fee_split, good_split());
         // And a third version from the second.
-        assert_ok!(register_call(OWNER, ModelKind::LoraAdapter, Some(0), vec![(1, 2)], 3, 1, good_split(), Some(v2)));
+        assert_ok!(register_call(
+            OWNER,
+            ModelKind::LoraAdapter,
+            Some(0),
+            vec![(1, 2)],
+            3,
+            1,
+            good_split(),
+            Some(v2)
+        ));
         assert_eq!(model(2).version, 3);
     });
 }
@@ -373,20 +505,56 @@ fn new_version_errors() {
         setup();
         let v1 = adapter(OWNER, 1);
         let call = |who, kind, previous| {
-            register_call(who, kind, Some(0), vec![(1, 1)], 5, 1, good_split(), Some(previous))
+            register_call(
+                who,
+                kind,
+                Some(0),
+                vec![(1, 1)],
+                5,
+                1,
+                good_split(),
+                Some(previous),
+            )
         };
-        assert_noop!(call(OWNER, ModelKind::LoraAdapter, 9), Error::<Test>::ModelNotFound);
-        assert_noop!(call(ALICE, ModelKind::LoraAdapter, v1), Error::<Test>::NotOwner);
-        assert_noop!(call(OWNER, ModelKind::Specialised, v1), Error::<Test>::KindMismatch);
+        assert_noop!(
+            call(OWNER, ModelKind::LoraAdapter, 9),
+            Error::<Test>::ModelNotFound
+        );
+        assert_noop!(
+            call(ALICE, ModelKind::LoraAdapter, v1),
+            Error::<Test>::NotOwner
+        );
+        assert_noop!(
+            call(OWNER, ModelKind::Specialised, v1),
+            Error::<Test>::KindMismatch
+        );
         assert_ok!(call(OWNER, ModelKind::LoraAdapter, v1));
         // Lineage is linear.
         assert_noop!(
-            register_call(OWNER, ModelKind::LoraAdapter, Some(0), vec![(1, 1)], 6, 1, good_split(), Some(v1)),
+            register_call(
+                OWNER,
+                ModelKind::LoraAdapter,
+                Some(0),
+                vec![(1, 1)],
+                6,
+                1,
+                good_split(),
+                Some(v1)
+            ),
             Error::<Test>::AlreadySuperseded
         );
         crate::Models::<Test>::mutate(1, |m| m.as_mut().unwrap().version = u32::MAX);
         assert_noop!(
-            register_call(OWNER, ModelKind::LoraAdapter, Some(0), vec![(1, 1)], 6, 1, good_split(), Some(1)),
+            register_call(
+                OWNER,
+                ModelKind::LoraAdapter,
+                Some(0),
+                vec![(1, 1)],
+                6,
+                1,
+                good_split(),
+                Some(1)
+            ),
             Error::<Test>::TooManyVersions
         );
         crate::Models::<Test>::mutate(1, |m| m.as_mut().unwrap().version = 2);
@@ -426,17 +594,38 @@ fn deprecate_and_retire_errors() {
     build_and_execute(|| {
         setup();
         let id = adapter(OWNER, 1);
-        assert_noop!(Models::deprecate(RuntimeOrigin::signed(OWNER), 9), Error::<Test>::ModelNotFound);
-        assert_noop!(Models::retire(RuntimeOrigin::signed(OWNER), 9), Error::<Test>::ModelNotFound);
-        assert_noop!(Models::deprecate(RuntimeOrigin::signed(ALICE), id), Error::<Test>::NotOwner);
-        assert_noop!(Models::retire(RuntimeOrigin::signed(ALICE), id), Error::<Test>::NotOwner);
+        assert_noop!(
+            Models::deprecate(RuntimeOrigin::signed(OWNER), 9),
+            Error::<Test>::ModelNotFound
+        );
+        assert_noop!(
+            Models::retire(RuntimeOrigin::signed(OWNER), 9),
+            Error::<Test>::ModelNotFound
+        );
+        assert_noop!(
+            Models::deprecate(RuntimeOrigin::signed(ALICE), id),
+            Error::<Test>::NotOwner
+        );
+        assert_noop!(
+            Models::retire(RuntimeOrigin::signed(ALICE), id),
+            Error::<Test>::NotOwner
+        );
         assert_noop!(Models::deprecate(RuntimeOrigin::none(), id), BadOrigin);
         assert_noop!(Models::retire(RuntimeOrigin::root(), id), BadOrigin);
         assert_ok!(Models::deprecate(RuntimeOrigin::signed(OWNER), id));
-        assert_noop!(Models::deprecate(RuntimeOrigin::signed(OWNER), id), Error::<Test>::AlreadyDeprecated);
+        assert_noop!(
+            Models::deprecate(RuntimeOrigin::signed(OWNER), id),
+            Error::<Test>::AlreadyDeprecated
+        );
         assert_ok!(Models::retire(RuntimeOrigin::signed(OWNER), id));
-        assert_noop!(Models::retire(RuntimeOrigin::signed(OWNER), id), Error::<Test>::ModelRetired);
-        assert_noop!(Models::deprecate(RuntimeOrigin::signed(OWNER), id), Error::<Test>::ModelRetired);
+        assert_noop!(
+            Models::retire(RuntimeOrigin::signed(OWNER), id),
+            Error::<Test>::ModelRetired
+        );
+        assert_noop!(
+            Models::deprecate(RuntimeOrigin::signed(OWNER), id),
+            Error::<Test>::ModelRetired
+        );
     });
 }
 
@@ -449,15 +638,29 @@ fn transfer_ownership_moves_the_index_not_the_deposit() {
     build_and_execute(|| {
         setup();
         let id = adapter(OWNER, 1);
-        assert_ok!(Models::transfer_ownership(RuntimeOrigin::signed(OWNER), id, ALICE));
-        assert_eq!(last_event(), Ev::OwnershipTransferred { model: id, from: OWNER, to: ALICE });
+        assert_ok!(Models::transfer_ownership(
+            RuntimeOrigin::signed(OWNER),
+            id,
+            ALICE
+        ));
+        assert_eq!(
+            last_event(),
+            Ev::OwnershipTransferred {
+                model: id,
+                from: OWNER,
+                to: ALICE
+            }
+        );
         assert_eq!(model(id).owner, ALICE);
         assert_eq!(model(id).depositor, OWNER);
         assert_eq!(ModelByArtifact::<Test>::get(OWNER, h(1)), None);
         assert_eq!(ModelByArtifact::<Test>::get(ALICE, h(1)), Some(id));
         assert_eq!((held(OWNER), held(ALICE)), (MODEL_DEPOSIT, 0));
         // The new owner controls it; the old one no longer does.
-        assert_noop!(Models::deprecate(RuntimeOrigin::signed(OWNER), id), Error::<Test>::NotOwner);
+        assert_noop!(
+            Models::deprecate(RuntimeOrigin::signed(OWNER), id),
+            Error::<Test>::NotOwner
+        );
         assert_ok!(Models::deprecate(RuntimeOrigin::signed(ALICE), id));
         // The old owner may register the same weights again.
         adapter(OWNER, 1);
@@ -476,7 +679,10 @@ fn transfer_ownership_errors() {
         assert_noop!(t(OWNER, id, OWNER), Error::<Test>::AlreadyOwner);
         // Alice already owns a model with these weights.
         assert_noop!(t(OWNER, id, ALICE), Error::<Test>::DuplicateArtifact);
-        assert_noop!(Models::transfer_ownership(RuntimeOrigin::none(), id, BOB), BadOrigin);
+        assert_noop!(
+            Models::transfer_ownership(RuntimeOrigin::none(), id, BOB),
+            BadOrigin
+        );
     });
 }
 
@@ -497,24 +703,52 @@ fn price_changes_take_effect_after_the_delay() {
         let effective_at = 1 + PRICE_DELAY;
         assert_eq!(
             last_event(),
-            Ev::PriceChangeScheduled { model: id, current: 1_000, price: 3_000, effective_at }
+            Ev::PriceChangeScheduled {
+                model: id,
+                current: 1_000,
+                price: 3_000,
+                effective_at
+            }
         );
         // Visible as pending, not yet in force.
-        assert_eq!(model(id).pending_price, Some(PendingPrice { price: 3_000, effective_at }));
+        assert_eq!(
+            model(id).pending_price,
+            Some(PendingPrice {
+                price: 3_000,
+                effective_at
+            })
+        );
         let info = Models::api_model(id).unwrap();
         assert_eq!(info.price_per_1k_tokens, 1_000);
-        assert_eq!(info.pending_price, Some(PendingPrice { price: 3_000, effective_at }));
+        assert_eq!(
+            info.pending_price,
+            Some(PendingPrice {
+                price: 3_000,
+                effective_at
+            })
+        );
         System::set_block_number(effective_at - 1);
         assert_eq!(price_now(id), 1_000);
         // In force from `effective_at`, for every reader, without any write.
         System::set_block_number(effective_at);
         assert_eq!(price_now(id), 3_000);
-        assert_eq!(<Models as ModelInspect<u64, u64>>::model(id).unwrap().price_per_1k_tokens, 3_000);
+        assert_eq!(
+            <Models as ModelInspect<u64, u64>>::model(id)
+                .unwrap()
+                .price_per_1k_tokens,
+            3_000
+        );
         let info = Models::api_model(id).unwrap();
-        assert_eq!((info.price_per_1k_tokens, info.pending_price), (3_000, None));
+        assert_eq!(
+            (info.price_per_1k_tokens, info.pending_price),
+            (3_000, None)
+        );
         // The next write folds it into the stored price.
         assert_ok!(Models::deprecate(RuntimeOrigin::signed(OWNER), id));
-        assert_eq!((model(id).price_per_1k_tokens, model(id).pending_price), (3_000, None));
+        assert_eq!(
+            (model(id).price_per_1k_tokens, model(id).pending_price),
+            (3_000, None)
+        );
     });
 }
 
@@ -526,7 +760,13 @@ fn a_new_announcement_replaces_a_pending_one() {
         assert_ok!(Models::set_price(RuntimeOrigin::signed(OWNER), id, 3_000));
         System::set_block_number(5);
         assert_ok!(Models::set_price(RuntimeOrigin::signed(OWNER), id, 500));
-        assert_eq!(model(id).pending_price, Some(PendingPrice { price: 500, effective_at: 5 + PRICE_DELAY }));
+        assert_eq!(
+            model(id).pending_price,
+            Some(PendingPrice {
+                price: 500,
+                effective_at: 5 + PRICE_DELAY
+            })
+        );
         System::set_block_number(1 + PRICE_DELAY);
         // The replaced change never takes effect.
         assert_eq!(price_now(id), 1_000);
@@ -538,14 +778,24 @@ fn a_new_announcement_replaces_a_pending_one() {
         assert_ok!(Models::set_price(RuntimeOrigin::signed(OWNER), id, 7));
         assert_eq!(
             last_event(),
-            Ev::PriceChangeScheduled { model: id, current: 1_000, price: 7, effective_at: 100 + PRICE_DELAY }
+            Ev::PriceChangeScheduled {
+                model: id,
+                current: 1_000,
+                price: 7,
+                effective_at: 100 + PRICE_DELAY
+            }
         );
         System::set_block_number(100 + PRICE_DELAY);
         assert_ok!(Models::set_price(RuntimeOrigin::signed(OWNER), id, 8));
         assert_eq!(model(id).price_per_1k_tokens, 7);
         assert_eq!(
             last_event(),
-            Ev::PriceChangeScheduled { model: id, current: 7, price: 8, effective_at: 100 + 2 * PRICE_DELAY }
+            Ev::PriceChangeScheduled {
+                model: id,
+                current: 7,
+                price: 8,
+                effective_at: 100 + 2 * PRICE_DELAY
+            }
         );
     });
 }
@@ -585,10 +835,28 @@ fn fee_split_bounds_apply_to_new_registrations_only() {
         assert_eq!(last_event(), Ev::FeeSplitBoundsSet { bounds });
         assert_eq!(Models::api_fee_split_bounds(), bounds);
         assert_noop!(
-            register_call(OWNER, ModelKind::LoraAdapter, Some(0), vec![(1, 1)], 2, 1, good_split(), None),
+            register_call(
+                OWNER,
+                ModelKind::LoraAdapter,
+                Some(0),
+                vec![(1, 1)],
+                2,
+                1,
+                good_split(),
+                None
+            ),
             Error::<Test>::FeeSplitOutOfBounds
         );
-        assert_ok!(register_call(OWNER, ModelKind::LoraAdapter, Some(0), vec![(1, 1)], 2, 1, split(45, 50, 5, 0), None));
+        assert_ok!(register_call(
+            OWNER,
+            ModelKind::LoraAdapter,
+            Some(0),
+            vec![(1, 1)],
+            2,
+            1,
+            split(45, 50, 5, 0),
+            None
+        ));
         // The earlier model keeps its split.
         assert_eq!(model(old).fee_split, good_split());
     });
@@ -598,7 +866,10 @@ fn fee_split_bounds_apply_to_new_registrations_only() {
 fn set_fee_split_bounds_errors() {
     build_and_execute(|| {
         let bounds = DefaultBounds::get();
-        assert_noop!(Models::set_fee_split_bounds(RuntimeOrigin::signed(OWNER), bounds), BadOrigin);
+        assert_noop!(
+            Models::set_fee_split_bounds(RuntimeOrigin::signed(OWNER), bounds),
+            BadOrigin
+        );
         let impossible = FeeSplitBounds {
             min_contributors: Perbill::from_percent(60),
             min_attestors: Perbill::from_percent(40),
@@ -638,8 +909,14 @@ fn model_inspect_reports_the_registry() {
             }
         );
         assert_eq!(<I as ModelInspect<u64, u64>>::owner(id), Some(OWNER));
-        assert_eq!(<I as ModelInspect<u64, u64>>::fee_split(id), Some(good_split()));
-        assert_eq!(<I as ModelInspect<u64, u64>>::datanet_versions(id), vec![(1, 1)]);
+        assert_eq!(
+            <I as ModelInspect<u64, u64>>::fee_split(id),
+            Some(good_split())
+        );
+        assert_eq!(
+            <I as ModelInspect<u64, u64>>::datanet_versions(id),
+            vec![(1, 1)]
+        );
         // Unknown models.
         assert_eq!(<I as ModelInspect<u64, u64>>::model(9), None);
         assert!(!<I as ModelInspect<u64, u64>>::is_active(9));
@@ -656,10 +933,19 @@ fn api_lists_are_paged_clamped_and_readable() {
         setup();
         base(101);
         let b = Models::api_base_model(0).unwrap();
-        assert_eq!((b.name.as_str(), b.architecture.as_str(), b.license.as_str()), ("SmolLM2-135M", "llama", "Apache-2.0"));
+        assert_eq!(
+            (b.name.as_str(), b.architecture.as_str(), b.license.as_str()),
+            ("SmolLM2-135M", "llama", "Apache-2.0")
+        );
         assert_eq!(b.parameter_count, 135_000_000);
         assert_eq!(Models::api_base_model(5), None);
-        assert_eq!(Models::api_base_models(0, 10).iter().map(|b| b.id).collect::<Vec<_>>(), vec![0, 1]);
+        assert_eq!(
+            Models::api_base_models(0, 10)
+                .iter()
+                .map(|b| b.id)
+                .collect::<Vec<_>>(),
+            vec![0, 1]
+        );
         assert_eq!(Models::api_base_models(1, 10).len(), 1);
         assert!(Models::api_base_models(2, 10).is_empty());
 
@@ -673,20 +959,33 @@ fn api_lists_are_paged_clamped_and_readable() {
         assert_eq!(ids(Models::api_models(1, 1)), vec![1]);
         assert!(Models::api_models(5, 10).is_empty());
         assert!(Models::api_models(u64::MAX, u32::MAX).is_empty());
-        assert_eq!(ids(Models::api_models_by_owner(OWNER, 0, 10)), vec![0, 2, 4]);
+        assert_eq!(
+            ids(Models::api_models_by_owner(OWNER, 0, 10)),
+            vec![0, 2, 4]
+        );
         assert_eq!(ids(Models::api_models_by_owner(OWNER, 1, 1)), vec![2]);
         assert_eq!(ids(Models::api_models_by_owner(ALICE, 0, 10)), vec![1, 3]);
         assert!(Models::api_models_by_owner(BOB, 0, 10).is_empty());
         // Ownership moves models between the owner lists.
-        assert_ok!(Models::transfer_ownership(RuntimeOrigin::signed(ALICE), 3, BOB));
+        assert_ok!(Models::transfer_ownership(
+            RuntimeOrigin::signed(ALICE),
+            3,
+            BOB
+        ));
         assert_eq!(ids(Models::api_models_by_owner(BOB, 0, 10)), vec![3]);
 
         let m = Models::api_model(0).unwrap();
         assert_eq!(m.name, "medical-qa-lora");
-        assert_eq!((m.owner, m.depositor, m.deposit), (OWNER, OWNER, MODEL_DEPOSIT));
+        assert_eq!(
+            (m.owner, m.depositor, m.deposit),
+            (OWNER, OWNER, MODEL_DEPOSIT)
+        );
         assert_eq!(m.fee_split, good_split());
         assert_eq!(m.datanet_versions, vec![(1, 1)]);
-        assert_eq!((m.kind, m.base, m.version, m.status), (ModelKind::LoraAdapter, Some(0), 1, ModelStatus::Active));
+        assert_eq!(
+            (m.kind, m.base, m.version, m.status),
+            (ModelKind::LoraAdapter, Some(0), 1, ModelStatus::Active)
+        );
         assert_eq!(Models::api_model(99), None);
     });
 }
@@ -759,12 +1058,23 @@ fn every_call_has_weight_and_register_grows_with_references() {
             },
             crate::Call::deprecate { model: 0 },
             crate::Call::retire { model: 0 },
-            crate::Call::transfer_ownership { model: 0, new_owner: 2 },
-            crate::Call::set_price { model: 0, price_per_1k_tokens: 1 },
-            crate::Call::set_fee_split_bounds { bounds: DefaultBounds::get() },
+            crate::Call::transfer_ownership {
+                model: 0,
+                new_owner: 2,
+            },
+            crate::Call::set_price {
+                model: 0,
+                price_per_1k_tokens: 1,
+            },
+            crate::Call::set_fee_split_bounds {
+                bounds: DefaultBounds::get(),
+            },
         ];
         for call in calls {
-            assert!(call.get_dispatch_info().call_weight.ref_time() > 0, "{call:?}");
+            assert!(
+                call.get_dispatch_info().call_weight.ref_time() > 0,
+                "{call:?}"
+            );
         }
     });
 }
