@@ -12,7 +12,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{free_port, signed_extrinsic, signed_extrinsic_with_nonce, wait_for, Node};
+use common::{free_port, signed_extrinsic, signed_extrinsic_with_nonce, text, wait_for, Node};
 use openledger_primitives::datanets::{Admission, CurationPolicy, DepositPolicy};
 use openledger_runtime::{configs::ContributionBaseDeposit, Balance, RuntimeCall, OPEN};
 use serde_json::json;
@@ -22,10 +22,6 @@ const MIB: usize = 1024 * 1024;
 const IN_FLIGHT: u64 = 8;
 const DEPOSIT_PER_BYTE: Balance = 1_000_000;
 
-fn text<S: frame_support::traits::Get<u32>>(s: &str) -> frame_support::BoundedVec<u8, S> {
-    s.as_bytes().to_vec().try_into().expect("fits the bound")
-}
-
 fn contribution_count(node: &Node, at: &str) -> u64 {
     node.rpc.call("datanets_get", json!([0, at]))["contributionCount"].as_u64().unwrap_or(0)
 }
@@ -33,15 +29,7 @@ fn contribution_count(node: &Node, at: &str) -> u64 {
 fn main() {
     let count: u64 = std::env::var("COUNT").ok().and_then(|c| c.parse().ok()).unwrap_or(24);
     let dir = tempfile::tempdir().unwrap();
-    let (rpc_port, p2p_port) = (free_port(), free_port());
-    let args: Vec<String> = vec![
-        "--dev".into(),
-        "--base-path".into(),
-        dir.path().join("db").to_str().unwrap().into(),
-        "--listen-addr".into(),
-        format!("/ip4/127.0.0.1/tcp/{p2p_port}"),
-    ];
-    let mut node = Node::start("dev", &args, &dir.path().join("node.log"), rpc_port, p2p_port);
+    let mut node = Node::dev(dir.path(), free_port(), free_port());
     let alice = Sr25519Keyring::Alice.pair();
 
     let create = RuntimeCall::Datanets(pallet_datanets::Call::create_datanet {

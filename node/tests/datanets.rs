@@ -7,17 +7,13 @@ mod common;
 
 use std::time::Duration;
 
-use common::{free_port, hex_bytes, signed_extrinsic, wait_for, Node};
+use common::{free_port, hex_bytes, signed_extrinsic, text, wait_for, Node};
 use openledger_primitives::datanets::{merkle_root, Admission, CurationPolicy, DepositPolicy};
 use openledger_runtime::RuntimeCall;
 use serde_json::json;
 use sp_core::H256;
 use sp_io::hashing::blake2_256;
 use sp_keyring::Sr25519Keyring;
-
-fn text<S: frame_support::traits::Get<u32>>(s: &str) -> frame_support::BoundedVec<u8, S> {
-    s.as_bytes().to_vec().try_into().expect("fits the bound")
-}
 
 /// Submit `call` signed by `who`, and wait until `done` holds on the finalized chain.
 fn submit(node: &Node, who: Sr25519Keyring, call: RuntimeCall, what: &str, done: impl Fn(&Node) -> bool) {
@@ -43,22 +39,11 @@ fn payload(seed: u8, len: usize) -> Vec<u8> {
         .collect()
 }
 
-fn start_dev(dir: &std::path::Path, rpc_port: u16, p2p_port: u16) -> Node {
-    let args: Vec<String> = vec![
-        "--dev".into(),
-        "--base-path".into(),
-        dir.join("db").to_str().unwrap().into(),
-        "--listen-addr".into(),
-        format!("/ip4/127.0.0.1/tcp/{p2p_port}"),
-    ];
-    Node::start("dev", &args, &dir.join("node.log"), rpc_port, p2p_port)
-}
-
 #[test]
 fn datanet_lifecycle_with_payloads_in_block_bodies_survives_a_restart() {
     let dir = tempfile::tempdir().unwrap();
     let (rpc_port, p2p_port) = (free_port(), free_port());
-    let mut node = start_dev(dir.path(), rpc_port, p2p_port);
+    let mut node = Node::dev(dir.path(), rpc_port, p2p_port);
     let (alice, bob, charlie) = (Sr25519Keyring::Alice, Sr25519Keyring::Bob, Sr25519Keyring::Charlie);
 
     // Alice creates an open datanet she curates herself.
@@ -169,7 +154,7 @@ fn datanet_lifecycle_with_payloads_in_block_bodies_survives_a_restart() {
     let finalized_before = node.rpc.finalized().unwrap().1;
     let status = node.stop_with("TERM");
     assert!(status.success(), "{}", node.log_tail());
-    let node = start_dev(dir.path(), rpc_port, p2p_port);
+    let node = Node::dev(dir.path(), rpc_port, p2p_port);
     assert!(node.rpc.finalized().unwrap().1 >= finalized_before);
     fetch_all(&node);
     assert_eq!(node.rpc.call("datanets_version", json!([0, 1])), version);

@@ -1,16 +1,19 @@
 //! Models: the types shared by `pallet-models` and the pallets that depend on the registry
-//! (attribution, rewards), through the [`ModelInspect`] trait rather than the pallet itself.
+//! (attribution, rewards), through the [`ModelInspect`] trait rather than the pallet itself,
+//! and the [`ModelsApi`] runtime API behind the node's `models_*` JSON-RPC methods.
 
 extern crate alloc;
 
-use alloc::vec::Vec;
-use codec::{Decode, DecodeWithMemTracking, Encode, MaxEncodedLen};
+use alloc::{string::String, vec::Vec};
+use codec::{Codec, Decode, DecodeWithMemTracking, Encode, MaxEncodedLen};
 use scale_info::TypeInfo;
 use sp_runtime::Perbill;
 
 #[cfg(feature = "std")]
 use serde::{Deserialize, Serialize};
 
+#[cfg(feature = "std")]
+use crate::datanets::as_string;
 use crate::datanets::{DatanetId, VersionNumber};
 use crate::Hash;
 
@@ -57,6 +60,139 @@ impl FeeSplit {
         parts.iter().map(|p| p.deconstruct() as u64).sum::<u64>() ==
             Perbill::one().deconstruct() as u64
     }
+}
+
+/// Governance-set bounds every new fee split must respect (parts of the fee, as `Perbill`).
+/// Splits registered earlier keep their terms when the bounds change.
+#[derive(
+    Clone, Copy, PartialEq, Eq, Debug, Encode, Decode, DecodeWithMemTracking, TypeInfo, MaxEncodedLen,
+)]
+#[cfg_attr(feature = "std", derive(Serialize, Deserialize))]
+#[cfg_attr(feature = "std", serde(rename_all = "camelCase"))]
+pub struct FeeSplitBounds {
+    /// Smallest share for the data contributors.
+    pub min_contributors: Perbill,
+    /// Smallest share for the attestors (they pay for the attribution compute).
+    pub min_attestors: Perbill,
+    /// Smallest share for the protocol treasury.
+    pub min_treasury: Perbill,
+    /// Largest share for the model's owner.
+    pub max_owner: Perbill,
+}
+
+impl FeeSplitBounds {
+    /// Whether some complete split meets the bounds: the three minimums fit in 100 %.
+    pub fn is_satisfiable(&self) -> bool {
+        let mins = [self.min_contributors, self.min_attestors, self.min_treasury];
+        mins.iter().map(|p| p.deconstruct() as u64).sum::<u64>() <=
+            Perbill::one().deconstruct() as u64
+    }
+
+    /// Whether `split` meets every bound (completeness is checked separately, by
+    /// [`FeeSplit::is_complete`]).
+    pub fn admits(&self, split: &FeeSplit) -> bool {
+        split.contributors >= self.min_contributors &&
+            split.attestors >= self.min_attestors &&
+            split.treasury >= self.min_treasury &&
+            split.owner <= self.max_owner
+    }
+}
+
+/// File format of a base model's weights.
+#[derive(
+    Clone, Copy, PartialEq, Eq, Debug, Encode, Decode, DecodeWithMemTracking, TypeInfo, MaxEncodedLen,
+)]
+#[cfg_attr(feature = "std", derive(Serialize, Deserialize))]
+pub enum ModelFormat {
+    /// llama.cpp's single-file format (possibly quantised).
+    Gguf,
+    /// Hugging Face safetensors.
+    Safetensors,
+}
+
+/// A price change announced by a model's owner: `price` is in force from block `effective_at`.
+#[derive(
+    Clone, Copy, PartialEq, Eq, Debug, Encode, Decode, DecodeWithMemTracking, TypeInfo, MaxEncodedLen,
+)]
+#[cfg_attr(feature = "std", derive(Serialize, Deserialize))]
+#[cfg_attr(feature = "std", serde(rename_all = "camelCase"))]
+#[cfg_attr(
+    feature = "std",
+    serde(bound(
+        serialize = "Balance: core::fmt::Display, BlockNumber: Serialize",
+        deserialize = "Balance: core::str::FromStr, BlockNumber: Deserialize<'de>"
+    ))
+)]
+pub struct PendingPrice<Balance, BlockNumber> {
+    /// Price per 1,000 output tokens, in the smallest unit of OPEN.
+    #[cfg_attr(feature = "std", serde(with = "as_string"))]
+    pub price: Balance,
+    /// First block at which `price` applies.
+    pub effective_at: BlockNumber,
+}
+
+/// A base model, as the runtime API returns it (JSON with named fields on the node).
+#[derive(Clone, PartialEq, Eq, Debug, Encode, Decode, TypeInfo)]
+#[cfg_attr(feature = "std", derive(Serialize, Deserialize))]
+#[cfg_attr(feature = "std", serde(rename_all = "camelCase"))]
+pub struct BaseModelInfo<BlockNumber> {
+    pub id: BaseModelId,
+    pub name: String,
+    /// Architecture family, e.g. `llama`.
+    pub architecture: String,
+    pub parameter_count: u64,
+    /// Content hash of the weights file.
+    pub artifact_hash: Hash,
+    /// Content hash of the tokenizer.
+    pub tokenizer_hash: Hash,
+    /// SPDX id or URL.
+    pub license: String,
+    pub format: ModelFormat,
+    pub registered_at: BlockNumber,
+}
+
+/// A model or adapter, as the runtime API returns it.
+#[derive(Clone, PartialEq, Eq, Debug, Encode, Decode, TypeInfo)]
+#[cfg_attr(feature = "std", derive(Serialize, Deserialize))]
+#[cfg_attr(feature = "std", serde(rename_all = "camelCase"))]
+#[cfg_attr(
+    feature = "std",
+    serde(bound(
+        serialize = "AccountId: Serialize, Balance: core::fmt::Display, BlockNumber: Serialize",
+        deserialize = "AccountId: Deserialize<'de>, Balance: core::str::FromStr, \
+		               BlockNumber: Deserialize<'de>"
+    ))
+)]
+pub struct ModelInfo<AccountId, Balance, BlockNumber> {
+    pub id: ModelId,
+    pub owner: AccountId,
+    /// Account whose registration deposit is on hold (the registrant; it does not move with
+    /// ownership).
+    pub depositor: AccountId,
+    #[cfg_attr(feature = "std", serde(with = "as_string"))]
+    pub deposit: Balance,
+    pub name: String,
+    pub kind: ModelKind,
+    /// The base model it runs on (always set for a LoRA adapter).
+    pub base: Option<BaseModelId>,
+    /// The datanet snapshots it learned from.
+    pub datanet_versions: Vec<(DatanetId, VersionNumber)>,
+    pub training_config_hash: Hash,
+    pub artifact_hash: Hash,
+    pub attribution_index_hash: Hash,
+    /// Price per 1,000 output tokens in force at the block the API was called at.
+    #[cfg_attr(feature = "std", serde(with = "as_string"))]
+    pub price_per_1k_tokens: Balance,
+    /// An announced price change not yet in force.
+    pub pending_price: Option<PendingPrice<Balance, BlockNumber>>,
+    pub fee_split: FeeSplit,
+    pub status: ModelStatus,
+    /// Lineage: the version this one replaces, and the one that replaced it.
+    pub previous: Option<ModelId>,
+    pub successor: Option<ModelId>,
+    /// 1 for a first version, `previous.version + 1` otherwise.
+    pub version: u32,
+    pub registered_at: BlockNumber,
 }
 
 /// Lifecycle of a model.
@@ -135,6 +271,31 @@ impl<AccountId, Balance> ModelInspect<AccountId, Balance> for () {
     }
 }
 
+sp_api::decl_runtime_apis! {
+    /// Read access to the model registry for the node's `models_*` JSON-RPC methods. Lists are
+    /// paged by id (`start`) and at most `limit` long; the runtime clamps `limit` to its
+    /// `MaxPageSize`. A page shorter than `limit` is the last one.
+    pub trait ModelsApi<AccountId, Balance, BlockNumber> where
+        AccountId: Codec,
+        Balance: Codec,
+        BlockNumber: Codec,
+    {
+        /// One base model.
+        fn base_model(id: BaseModelId) -> Option<BaseModelInfo<BlockNumber>>;
+        /// Base models with ids `start, start + 1, ...` (ids are sequential, never removed).
+        fn base_models(start: BaseModelId, limit: u32) -> Vec<BaseModelInfo<BlockNumber>>;
+        /// One model or adapter, with the price in force now.
+        fn model(id: ModelId) -> Option<ModelInfo<AccountId, Balance, BlockNumber>>;
+        /// Models with ids `start, start + 1, ...` (ids are sequential, never removed).
+        fn models(start: ModelId, limit: u32) -> Vec<ModelInfo<AccountId, Balance, BlockNumber>>;
+        /// The models `owner` owns now with ids `>= start`, in id order.
+        fn models_by_owner(owner: AccountId, start: ModelId, limit: u32)
+            -> Vec<ModelInfo<AccountId, Balance, BlockNumber>>;
+        /// The bounds new fee splits must respect.
+        fn fee_split_bounds() -> FeeSplitBounds;
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -156,5 +317,65 @@ mod tests {
         assert!(!split(300_000_000, 500_000_000, 100_000_000, 100_000_001).is_complete());
         // Each part saturates at one billion, so four full parts never wrap round to "complete".
         assert!(!split(1_000_000_000, 1_000_000_000, 1_000_000_000, 1_000_000_000).is_complete());
+    }
+
+    #[test]
+    fn bounds_admit_only_splits_within_them() {
+        let bounds = FeeSplitBounds {
+            min_contributors: Perbill::from_percent(20),
+            min_attestors: Perbill::from_percent(5),
+            min_treasury: Perbill::from_percent(1),
+            max_owner: Perbill::from_percent(70),
+        };
+        assert!(bounds.is_satisfiable());
+        assert!(bounds.admits(&split(700_000_000, 200_000_000, 50_000_000, 50_000_000)));
+        // Each bound on its own.
+        assert!(!bounds.admits(&split(700_000_001, 199_999_999, 50_000_000, 50_000_000)));
+        assert!(!bounds.admits(&split(600_000_000, 199_999_999, 100_000_001, 100_000_000)));
+        assert!(!bounds.admits(&split(600_000_000, 300_000_000, 49_999_999, 50_000_001)));
+        assert!(!bounds.admits(&split(600_000_000, 300_000_000, 90_000_001, 9_999_999)));
+        let impossible = FeeSplitBounds {
+            min_contributors: Perbill::from_percent(60),
+            min_attestors: Perbill::from_percent(30),
+            min_treasury: Perbill::from_parts(100_000_001),
+            max_owner: Perbill::one(),
+        };
+        assert!(!impossible.is_satisfiable());
+    }
+
+    #[test]
+    fn model_info_json_has_ss58_owner_string_prices_and_the_split() {
+        let owner = sp_runtime::AccountId32::new([2u8; 32]);
+        let info = ModelInfo::<sp_runtime::AccountId32, u128, u32> {
+            id: 4,
+            owner: owner.clone(),
+            depositor: owner.clone(),
+            deposit: 10u128.pow(18),
+            name: "med-lora".into(),
+            kind: ModelKind::LoraAdapter,
+            base: Some(0),
+            datanet_versions: vec![(1, 2)],
+            training_config_hash: Hash::repeat_byte(1),
+            artifact_hash: Hash::repeat_byte(2),
+            attribution_index_hash: Hash::repeat_byte(3),
+            price_per_1k_tokens: u128::MAX,
+            pending_price: Some(PendingPrice { price: 5, effective_at: 100 }),
+            fee_split: split(300_000_000, 500_000_000, 100_000_000, 100_000_000),
+            status: ModelStatus::Active,
+            previous: None,
+            successor: None,
+            version: 1,
+            registered_at: 9,
+        };
+        let json = serde_json::to_string(&info).expect("serializable");
+        assert!(json.contains(&format!("\"owner\":\"{owner}\"")), "{json}");
+        assert!(json.contains(&format!("\"pricePer1kTokens\":\"{}\"", u128::MAX)), "{json}");
+        assert!(json.contains("\"pendingPrice\":{\"price\":\"5\",\"effectiveAt\":100}"), "{json}");
+        assert!(json.contains("\"datanetVersions\":[[1,2]]"), "{json}");
+        assert!(json.contains("\"kind\":\"LoraAdapter\""), "{json}");
+        assert!(json.contains("\"contributors\":500000000"), "{json}");
+        let back: ModelInfo<sp_runtime::AccountId32, u128, u32> =
+            serde_json::from_str(&json).expect("round trip");
+        assert_eq!(back, info);
     }
 }

@@ -2,7 +2,7 @@
 
 use crate::{
     genesis_config_presets, opaque::SessionKeys, AccountId, Aura,
-    Balance, Block, BlockNumber, Datanets, Executive, Grandpa, InherentDataExt, Nonce, Runtime, RuntimeCall,
+    Balance, Block, BlockNumber, Datanets, Executive, Models, Grandpa, InherentDataExt, Nonce, Runtime, RuntimeCall,
     RuntimeGenesisConfig, System, TransactionPayment, VERSION,
 };
 use alloc::vec::Vec;
@@ -14,6 +14,7 @@ use openledger_primitives::datanets::{
     ContentHash, ContributionId, ContributionInfo, DatanetId, DatanetInfo, VersionInfo,
     VersionNumber,
 };
+use openledger_primitives::models::{BaseModelId, BaseModelInfo, FeeSplitBounds, ModelId, ModelInfo};
 use pallet_grandpa::AuthorityId as GrandpaId;
 use sp_api::impl_runtime_apis;
 use sp_consensus_aura::sr25519::AuthorityId as AuraId;
@@ -255,6 +256,36 @@ impl_runtime_apis! {
 
         fn can_contribute(datanet: DatanetId, who: AccountId) -> bool {
             Datanets::api_can_contribute(datanet, who)
+        }
+    }
+
+    impl openledger_primitives::models::ModelsApi<Block, AccountId, Balance, BlockNumber> for Runtime {
+        fn base_model(id: BaseModelId) -> Option<BaseModelInfo<BlockNumber>> {
+            Models::api_base_model(id)
+        }
+
+        fn base_models(start: BaseModelId, limit: u32) -> Vec<BaseModelInfo<BlockNumber>> {
+            Models::api_base_models(start, limit)
+        }
+
+        fn model(id: ModelId) -> Option<ModelInfo<AccountId, Balance, BlockNumber>> {
+            Models::api_model(id)
+        }
+
+        fn models(start: ModelId, limit: u32) -> Vec<ModelInfo<AccountId, Balance, BlockNumber>> {
+            Models::api_models(start, limit)
+        }
+
+        fn models_by_owner(
+            owner: AccountId,
+            start: ModelId,
+            limit: u32,
+        ) -> Vec<ModelInfo<AccountId, Balance, BlockNumber>> {
+            Models::api_models_by_owner(owner, start, limit)
+        }
+
+        fn fee_split_bounds() -> FeeSplitBounds {
+            Models::api_fee_split_bounds()
         }
     }
 

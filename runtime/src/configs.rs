@@ -1,7 +1,7 @@
 //! Configuration of each pallet of the runtime.
 
 use crate::{
-    fees, AccountId, MILLI_OPEN, OPEN, Aura, Balance, Balances, Block, BlockNumber, Hash, Nonce, PalletInfo,
+    fees, AccountId, MILLI_OPEN, OPEN, Aura, Balance, Balances, Block, BlockNumber, Datanets, DAYS, Hash, Nonce, PalletInfo,
     Runtime, RuntimeCall, RuntimeEvent, RuntimeFreezeReason, RuntimeHoldReason, RuntimeOrigin,
     RuntimeTask, System, SLOT_DURATION, VERSION,
 };
@@ -164,4 +164,84 @@ impl pallet_datanets::Config for Runtime {
     type MaxReasonLen = ConstU32<256>;
     type MaxPageSize = ConstU32<100>;
     type WeightInfo = pallet_datanets::weights::SubstrateWeight<Runtime>;
+}
+
+parameter_types! {
+    /// Held from a model's registrant for as long as the model exists (for good): its record
+    /// is about half a kilobyte of state on every node.
+    pub const ModelDeposit: Balance = OPEN;
+    /// A price change is announced a day before it applies, so callers and dApps see it coming.
+    pub const PriceChangeDelay: BlockNumber = DAYS;
+    /// Fee-split bounds until governance (root) sets others with `set_fee_split_bounds`: data
+    /// contributors get at least a fifth, attestors enough to pay for attribution compute, the
+    /// treasury a little, and the owner at most 70 %.
+    pub const DefaultFeeSplitBounds: openledger_primitives::models::FeeSplitBounds =
+        openledger_primitives::models::FeeSplitBounds {
+            min_contributors: Perbill::from_percent(20),
+            min_attestors: Perbill::from_percent(5),
+            min_treasury: Perbill::from_percent(1),
+            max_owner: Perbill::from_percent(70),
+        };
+}
+
+impl pallet_models::Config for Runtime {
+    type Currency = Balances;
+    type RuntimeHoldReason = RuntimeHoldReason;
+    type Datanets = Datanets;
+    /// Base models and fee-split bounds are governance decisions: root (sudo) for now.
+    type GovernanceOrigin = frame_system::EnsureRoot<AccountId>;
+    type ModelDeposit = ModelDeposit;
+    type PriceChangeDelay = PriceChangeDelay;
+    type DefaultFeeSplitBounds = DefaultFeeSplitBounds;
+    type MaxNameLen = ConstU32<64>;
+    type MaxArchitectureLen = ConstU32<32>;
+    type MaxLicenseLen = ConstU32<64>;
+    type MaxDatanetRefs = ConstU32<16>;
+    type MaxPageSize = ConstU32<100>;
+    type WeightInfo = pallet_models::weights::SubstrateWeight<Runtime>;
+    #[cfg(feature = "runtime-benchmarks")]
+    type BenchmarkHelper = ModelsBenchmarkHelper;
+}
+
+/// Makes the published datanet versions the models benchmarks refer to, through the Datanets
+/// pallet's own calls (so they run on the `development` preset's state).
+#[cfg(feature = "runtime-benchmarks")]
+pub struct ModelsBenchmarkHelper;
+
+#[cfg(feature = "runtime-benchmarks")]
+impl pallet_models::BenchmarkHelper for ModelsBenchmarkHelper {
+    fn published_datanet_versions(
+        n: u32,
+    ) -> Result<
+        alloc::vec::Vec<(pallet_datanets::DatanetId, pallet_datanets::VersionNumber)>,
+        sp_runtime::DispatchError,
+    > {
+        use frame_support::traits::fungible::Mutate;
+        use pallet_datanets::{Admission, CurationPolicy, DepositPolicy};
+
+        let owner: AccountId = frame_benchmarking::account("datanet-owner", 0, 0);
+        Balances::set_balance(&owner, 1_000 * OPEN);
+        let origin = || RuntimeOrigin::signed(owner.clone());
+        let datanet = pallet_datanets::NextDatanetId::<Runtime>::get();
+        Datanets::create_datanet(
+            origin(),
+            b"bench".to_vec().try_into().map_err(|_| "name too long")?,
+            Default::default(),
+            Default::default(),
+            Default::default(),
+            Admission::Open,
+            CurationPolicy::Owner,
+            0,
+            DepositPolicy::ReleaseAlways,
+        )?;
+        // `contribute` indexes its payload under the current extrinsic.
+        frame_system::Pallet::<Runtime>::set_extrinsic_index(0);
+        for v in 0..n {
+            let contribution = pallet_datanets::NextContributionId::<Runtime>::get();
+            Datanets::contribute(origin(), datanet, v.to_le_bytes().to_vec())?;
+            Datanets::accept(origin(), contribution)?;
+            Datanets::publish_version(origin(), datanet)?;
+        }
+        Ok((1..=n).map(|v| (datanet, v)).collect())
+    }
 }

@@ -168,4 +168,7 @@ mod runtime {
 
     #[runtime::pallet_index(10)]
     pub type Datanets = pallet_datanets;
+
+    #[runtime::pallet_index(11)]
+    pub type Models = pallet_models;
 }

@@ -1,5 +1,6 @@
 //! Runtime tests on the native build: genesis presets, a signed transfer through `Executive`
-//! with its fee, and the metadata.
+//! with its fee, the metadata, and a model registered against a datanet version published
+//! through the real Datanets pallet.
 
 use codec::{Decode, Encode};
 use frame_support::{
@@ -210,7 +211,7 @@ fn metadata_decodes_and_lists_the_pallets_and_extensions() {
     let pallets: Vec<&str> = metadata.pallets.iter().map(|p| p.name.as_str()).collect();
     assert_eq!(
         pallets,
-        ["System", "Timestamp", "Aura", "Grandpa", "Balances", "TransactionPayment", "Sudo", "Datanets"]
+        ["System", "Timestamp", "Aura", "Grandpa", "Balances", "TransactionPayment", "Sudo", "Datanets", "Models"]
     );
     let extensions: Vec<&str> =
         metadata.extrinsic.signed_extensions.iter().map(|e| e.identifier.as_str()).collect();
@@ -220,4 +221,112 @@ fn metadata_decodes_and_lists_the_pallets_and_extensions() {
     let constants = &metadata.pallets.iter().find(|p| p.name == "Balances").unwrap().constants;
     let ed = constants.iter().find(|c| c.name == "ExistentialDeposit").unwrap();
     assert_eq!(Balance::decode(&mut &ed.value[..]).unwrap(), fees::EXISTENTIAL_DEPOSIT);
+}
+
+/// Applies `call` signed by `who` with `nonce` through `Executive`; the dispatch result.
+fn apply(who: Sr25519Keyring, nonce: u32, call: RuntimeCall) -> sp_runtime::DispatchResult {
+    let xt = signed_extrinsic(&who.pair(), nonce, call);
+    Executive::apply_extrinsic(xt).expect("valid transaction")
+}
+
+fn bounded<S: frame_support::traits::Get<u32>>(s: &str) -> frame_support::BoundedVec<u8, S> {
+    s.as_bytes().to_vec().try_into().expect("fits the bound")
+}
+
+#[test]
+fn an_adapter_registers_against_a_datanet_version_published_through_the_datanets_pallet() {
+    use openledger_primitives::models::{FeeSplit, ModelFormat, ModelInspect, ModelKind, ModelStatus};
+    use openledger_runtime::{Datanets, Models, RuntimeHoldReason};
+    use sp_core::H256;
+    use sp_runtime::Perbill;
+
+    externalities("development").execute_with(|| {
+        start_block(1);
+        let (alice, bob, charlie) = (Sr25519Keyring::Alice, Sr25519Keyring::Bob, Sr25519Keyring::Charlie);
+
+        // Bob's datanet with one accepted contribution, published as version 1.
+        let datanet_calls = [
+            RuntimeCall::Datanets(pallet_datanets::Call::create_datanet {
+                name: bounded("medical-qa"),
+                description: bounded("clinician-reviewed answers"),
+                license: bounded("CC-BY-4.0"),
+                tags: Default::default(),
+                admission: pallet_datanets::Admission::Open,
+                curation: pallet_datanets::CurationPolicy::Owner,
+                deposit_per_byte: 0,
+                deposit_policy: pallet_datanets::DepositPolicy::ReleaseAlways,
+            }),
+            RuntimeCall::Datanets(pallet_datanets::Call::contribute { datanet: 0, payload: b"Q: fever? A: rest".to_vec() }),
+            RuntimeCall::Datanets(pallet_datanets::Call::accept { contribution: 0 }),
+            RuntimeCall::Datanets(pallet_datanets::Call::publish_version { datanet: 0 }),
+        ];
+        for (nonce, call) in datanet_calls.into_iter().enumerate() {
+            apply(bob, nonce as u32, call).expect("datanet call succeeds");
+        }
+        assert!(pallet_datanets::Versions::<Runtime>::get(0, 1).is_some());
+
+        // Governance (sudo) registers the base model.
+        let base = RuntimeCall::Models(pallet_models::Call::register_base_model {
+            name: bounded("SmolLM2-135M-Instruct"),
+            architecture: bounded("llama"),
+            parameter_count: 135_000_000,
+            artifact_hash: H256::repeat_byte(1),
+            tokenizer_hash: H256::repeat_byte(2),
+            license: bounded("Apache-2.0"),
+            format: ModelFormat::Gguf,
+        });
+        // Without sudo it is refused.
+        assert_eq!(apply(charlie, 0, base.clone()), Err(sp_runtime::DispatchError::BadOrigin));
+        apply(alice, 0, RuntimeCall::Sudo(pallet_sudo::Call::sudo { call: Box::new(base) })).expect("sudo succeeds");
+        assert!(Models::api_base_model(0).is_some(), "sudo dispatched the registration");
+
+        let fee_split = FeeSplit {
+            owner: Perbill::from_percent(50),
+            contributors: Perbill::from_percent(40),
+            attestors: Perbill::from_percent(8),
+            treasury: Perbill::from_percent(2),
+        };
+        let register = |datanet_versions: Vec<(u32, u32)>, artifact: u8| {
+            RuntimeCall::Models(pallet_models::Call::register_model {
+                name: bounded("medical-qa-lora"),
+                kind: ModelKind::LoraAdapter,
+                base: Some(0),
+                datanet_versions,
+                training_config_hash: H256::repeat_byte(3),
+                artifact_hash: H256::repeat_byte(artifact),
+                attribution_index_hash: H256::repeat_byte(5),
+                price_per_1k_tokens: 2 * MILLI_OPEN,
+                fee_split,
+                previous: None,
+            })
+        };
+        // Version 2 is not published, datanet 7 does not exist: named errors, nothing held.
+        let charlie_id = charlie.to_account_id();
+        let reason: RuntimeHoldReason = pallet_models::HoldReason::ModelDeposit.into();
+        use frame_support::traits::fungible::InspectHold;
+        assert_eq!(
+            apply(charlie, 1, register(vec![(0, 2)], 4)),
+            Err(pallet_models::Error::<Runtime>::DatanetVersionNotPublished.into())
+        );
+        assert_eq!(
+            apply(charlie, 2, register(vec![(7, 1)], 4)),
+            Err(pallet_models::Error::<Runtime>::DatanetNotFound.into())
+        );
+        assert_eq!(Balances::balance_on_hold(&reason, &charlie_id), 0);
+
+        apply(charlie, 3, register(vec![(0, 1)], 4)).expect("registration succeeds");
+        let summary = <Models as ModelInspect<AccountId, Balance>>::model(0).expect("registered");
+        assert_eq!(summary.owner, charlie_id);
+        assert_eq!(summary.datanet_versions, vec![(0, 1)]);
+        assert_eq!(summary.fee_split, fee_split);
+        assert_eq!(summary.price_per_1k_tokens, 2 * MILLI_OPEN);
+        assert_eq!(summary.status, ModelStatus::Active);
+        assert_eq!(Balances::balance_on_hold(&reason, &charlie_id), OPEN);
+        let info = Models::api_model(0).expect("runtime API sees it");
+        assert_eq!((info.base, info.kind, info.version), (Some(0), ModelKind::LoraAdapter, 1));
+        assert_eq!(Models::api_models_by_owner(charlie_id, 0, 10).len(), 1);
+
+        Datanets::do_try_state().expect("datanets invariants");
+        Models::do_try_state().expect("models invariants");
+    });
 }

@@ -11,7 +11,7 @@ use std::{marker::PhantomData, sync::Arc};
 use jsonrpsee::{
     core::{async_trait, RpcResult},
     proc_macros::rpc,
-    types::{error::ErrorObject, ErrorObjectOwned},
+    types::error::ErrorObject,
 };
 use openledger_primitives::datanets::{
     ContentHash, ContributionId, ContributionInfo, DatanetId, DatanetInfo, DatanetsApi,
@@ -23,13 +23,10 @@ use sp_blockchain::HeaderBackend;
 use sp_core::{Bytes, H256};
 use sp_runtime::traits::Block as BlockT;
 
-/// Page size when the caller gives none; the runtime clamps larger requests to its maximum.
-const DEFAULT_PAGE: u32 = 50;
+use super::{call_at, DEFAULT_PAGE};
 
-/// Error codes of the `datanets_*` methods.
+/// Error codes of the `datanets_*` methods (besides [`crate::rpc::error_code::RUNTIME`]).
 pub mod error_code {
-    /// The runtime API call failed (e.g. unknown block).
-    pub const RUNTIME: i32 = 9000;
     /// No indexed payload with that content hash on this node.
     pub const PAYLOAD_NOT_FOUND: i32 = 9001;
     /// The node's database failed to answer.
@@ -152,17 +149,6 @@ impl<C, Block> Datanets<C, Block> {
     }
 }
 
-impl<C: HeaderBackend<Block>, Block: BlockT> Datanets<C, Block> {
-    /// The block to read state at: the one asked for, or the best block.
-    fn at_or_best(&self, at: Option<Block::Hash>) -> Block::Hash {
-        at.unwrap_or_else(|| self.client.info().best_hash)
-    }
-}
-
-fn runtime_error(e: impl std::fmt::Display) -> ErrorObjectOwned {
-    ErrorObject::owned(error_code::RUNTIME, format!("runtime API call failed: {e}"), None::<()>)
-}
-
 #[async_trait]
 impl<C, Block, AccountId, Balance, BlockNumber>
     DatanetsRpcServer<<Block as BlockT>::Hash, AccountId, Balance, BlockNumber>
@@ -186,11 +172,9 @@ where
         limit: Option<u32>,
         at: Option<Block::Hash>,
     ) -> RpcResult<Vec<DatanetInfo<AccountId, Balance, BlockNumber>>> {
-        let at = self.at_or_best(at);
-        self.client
-            .runtime_api()
-            .datanets(at, start.unwrap_or(0), limit.unwrap_or(DEFAULT_PAGE))
-            .map_err(runtime_error)
+        call_at::<Block, _, _>(&*self.client, at, |api, at| {
+            api.datanets(at, start.unwrap_or(0), limit.unwrap_or(DEFAULT_PAGE))
+        })
     }
 
     fn get(
@@ -198,8 +182,7 @@ where
         datanet: DatanetId,
         at: Option<Block::Hash>,
     ) -> RpcResult<Option<DatanetInfo<AccountId, Balance, BlockNumber>>> {
-        let at = self.at_or_best(at);
-        self.client.runtime_api().datanet(at, datanet).map_err(runtime_error)
+        call_at::<Block, _, _>(&*self.client, at, |api, at| api.datanet(at, datanet))
     }
 
     fn contributions(
@@ -209,11 +192,9 @@ where
         limit: Option<u32>,
         at: Option<Block::Hash>,
     ) -> RpcResult<Vec<ContributionInfo<AccountId, Balance, BlockNumber>>> {
-        let at = self.at_or_best(at);
-        self.client
-            .runtime_api()
-            .contributions(at, datanet, start.unwrap_or(0), limit.unwrap_or(DEFAULT_PAGE))
-            .map_err(runtime_error)
+        call_at::<Block, _, _>(&*self.client, at, |api, at| {
+            api.contributions(at, datanet, start.unwrap_or(0), limit.unwrap_or(DEFAULT_PAGE))
+        })
     }
 
     fn version_contributions(
@@ -224,17 +205,9 @@ where
         limit: Option<u32>,
         at: Option<Block::Hash>,
     ) -> RpcResult<Vec<ContributionInfo<AccountId, Balance, BlockNumber>>> {
-        let at = self.at_or_best(at);
-        self.client
-            .runtime_api()
-            .version_contributions(
-                at,
-                datanet,
-                version,
-                start.unwrap_or(0),
-                limit.unwrap_or(DEFAULT_PAGE),
-            )
-            .map_err(runtime_error)
+        call_at::<Block, _, _>(&*self.client, at, |api, at| {
+            api.version_contributions(at, datanet, version, start.unwrap_or(0), limit.unwrap_or(DEFAULT_PAGE))
+        })
     }
 
     fn contribution(
@@ -242,8 +215,7 @@ where
         id: ContributionId,
         at: Option<Block::Hash>,
     ) -> RpcResult<Option<ContributionInfo<AccountId, Balance, BlockNumber>>> {
-        let at = self.at_or_best(at);
-        self.client.runtime_api().contribution(at, id).map_err(runtime_error)
+        call_at::<Block, _, _>(&*self.client, at, |api, at| api.contribution(at, id))
     }
 
     fn contribution_by_hash(
@@ -252,11 +224,9 @@ where
         content_hash: ContentHash,
         at: Option<Block::Hash>,
     ) -> RpcResult<Option<ContributionInfo<AccountId, Balance, BlockNumber>>> {
-        let at = self.at_or_best(at);
-        self.client
-            .runtime_api()
-            .contribution_by_hash(at, datanet, content_hash)
-            .map_err(runtime_error)
+        call_at::<Block, _, _>(&*self.client, at, |api, at| {
+            api.contribution_by_hash(at, datanet, content_hash)
+        })
     }
 
     fn versions(
@@ -266,11 +236,9 @@ where
         limit: Option<u32>,
         at: Option<Block::Hash>,
     ) -> RpcResult<Vec<VersionInfo<BlockNumber>>> {
-        let at = self.at_or_best(at);
-        self.client
-            .runtime_api()
-            .versions(at, datanet, start.unwrap_or(1), limit.unwrap_or(DEFAULT_PAGE))
-            .map_err(runtime_error)
+        call_at::<Block, _, _>(&*self.client, at, |api, at| {
+            api.versions(at, datanet, start.unwrap_or(1), limit.unwrap_or(DEFAULT_PAGE))
+        })
     }
 
     fn version(
@@ -279,8 +247,7 @@ where
         version: VersionNumber,
         at: Option<Block::Hash>,
     ) -> RpcResult<Option<VersionInfo<BlockNumber>>> {
-        let at = self.at_or_best(at);
-        self.client.runtime_api().version(at, datanet, version).map_err(runtime_error)
+        call_at::<Block, _, _>(&*self.client, at, |api, at| api.version(at, datanet, version))
     }
 
     fn payload(&self, content_hash: ContentHash) -> RpcResult<Payload> {

@@ -138,6 +138,11 @@ impl Rpc {
     }
 }
 
+/// A bounded call argument from a string (panics if it does not fit: test input).
+pub fn text<S: frame_support::traits::Get<u32>>(s: &str) -> frame_support::BoundedVec<u8, S> {
+    s.as_bytes().to_vec().try_into().expect("fits the bound")
+}
+
 /// `"0x1f"` → 31.
 pub fn hex_number(value: &Value) -> Option<u64> {
     u64::from_str_radix(value.as_str()?.trim_start_matches("0x"), 16).ok()
@@ -158,6 +163,19 @@ pub struct Node {
 }
 
 impl Node {
+    /// A `--dev` node with its database under `dir/db` and its log in `dir/node.log`, p2p on
+    /// 127.0.0.1 only; started again on the same `dir` it resumes the same chain.
+    pub fn dev(dir: &Path, rpc_port: u16, p2p_port: u16) -> Node {
+        let args: Vec<String> = vec![
+            "--dev".into(),
+            "--base-path".into(),
+            dir.join("db").to_str().expect("UTF-8 path").into(),
+            "--listen-addr".into(),
+            format!("/ip4/127.0.0.1/tcp/{p2p_port}"),
+        ];
+        Node::start("dev", &args, &dir.join("node.log"), rpc_port, p2p_port)
+    }
+
     /// Start the node binary with `args`, RPC on a free port, output to `log`.
     pub fn start(name: &str, args: &[String], log: &Path, rpc_port: u16, p2p_port: u16) -> Node {
         let log_file = std::fs::OpenOptions::new().create(true).append(true).open(log).unwrap();
