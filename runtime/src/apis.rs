@@ -2,7 +2,7 @@
 
 use crate::{
     genesis_config_presets, opaque::SessionKeys, AccountId, Aura,
-    Balance, Block, BlockNumber, Datanets, Executive, Grandpa, InherentDataExt, Nonce, Runtime, RuntimeCall,
+    Balance, Block, BlockNumber, Datanets, Executive, Grandpa, InherentDataExt, Nonce, Rewards, Runtime, RuntimeCall,
     RuntimeGenesisConfig, System, TransactionPayment, VERSION,
 };
 use alloc::vec::Vec;
@@ -13,6 +13,10 @@ use frame_support::{
 use openledger_primitives::datanets::{
     ContentHash, ContributionId, ContributionInfo, DatanetId, DatanetInfo, VersionInfo,
     VersionNumber,
+};
+use openledger_primitives::{
+    models::ModelId,
+    rewards::{AccountRewards, ContributionRewards, ModelRewards, TreasuryInfo},
 };
 use pallet_grandpa::AuthorityId as GrandpaId;
 use sp_api::impl_runtime_apis;
@@ -255,6 +259,24 @@ impl_runtime_apis! {
 
         fn can_contribute(datanet: DatanetId, who: AccountId) -> bool {
             Datanets::api_can_contribute(datanet, who)
+        }
+    }
+
+    impl openledger_primitives::rewards::RewardsApi<Block, AccountId, Balance> for Runtime {
+        fn account(who: AccountId) -> AccountRewards<Balance> {
+            Rewards::api_account(who)
+        }
+
+        fn contributions(contributions: Vec<ContributionId>) -> Vec<ContributionRewards<AccountId, Balance>> {
+            Rewards::api_contributions(contributions)
+        }
+
+        fn model(model: ModelId) -> ModelRewards<Balance> {
+            Rewards::api_model(model)
+        }
+
+        fn treasury() -> TreasuryInfo<AccountId, Balance> {
+            Rewards::api_treasury()
         }
     }
 

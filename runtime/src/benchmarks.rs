@@ -11,4 +11,6 @@ frame_benchmarking::define_benchmarks!(
     [pallet_timestamp, Timestamp]
     [pallet_sudo, Sudo]
     [pallet_datanets, Datanets]
+    [pallet_open_staking, Staking]
+    [pallet_rewards, Rewards]
 );

@@ -159,7 +159,8 @@ impl<C: HeaderBackend<Block>, Block: BlockT> Datanets<C, Block> {
     }
 }
 
-fn runtime_error(e: impl std::fmt::Display) -> ErrorObjectOwned {
+/// A failed runtime API call (e.g. an unknown block), as a JSON-RPC error.
+pub(crate) fn runtime_error(e: impl std::fmt::Display) -> ErrorObjectOwned {
     ErrorObject::owned(error_code::RUNTIME, format!("runtime API call failed: {e}"), None::<()>)
 }
 

@@ -2,6 +2,7 @@
 //! `state_*`, `author_*`, which `sc_service` adds itself).
 
 pub mod datanets;
+pub mod rewards;
 
 use std::sync::Arc;
 
@@ -21,7 +22,8 @@ pub struct FullDeps<C, P> {
 }
 
 /// All the node's extra RPC methods: account nonces (`system_accountNextIndex`, `system_dryRun`),
-/// fee queries (`payment_queryInfo`, `payment_queryFeeDetails`) and datanets (`datanets_*`).
+/// fee queries (`payment_queryInfo`, `payment_queryFeeDetails`), datanets (`datanets_*`) and
+/// rewards (`rewards_*`).
 pub fn create_full<C, P>(
     deps: FullDeps<C, P>,
 ) -> Result<RpcModule<()>, Box<dyn std::error::Error + Send + Sync>>
@@ -37,10 +39,12 @@ where
     C::Api: pallet_transaction_payment_rpc::TransactionPaymentRuntimeApi<Block, Balance>,
     C::Api: BlockBuilder<Block>,
     C::Api: openledger_primitives::datanets::DatanetsApi<Block, AccountId, Balance, BlockNumber>,
+    C::Api: openledger_primitives::rewards::RewardsApi<Block, AccountId, Balance>,
     P: TransactionPool + 'static,
 {
     use pallet_transaction_payment_rpc::{TransactionPayment, TransactionPaymentApiServer};
     use datanets::{Datanets, DatanetsRpcServer};
+    use rewards::{Rewards, RewardsRpcServer};
     use substrate_frame_rpc_system::{System, SystemApiServer};
 
     let mut module = RpcModule::new(());
@@ -48,7 +52,8 @@ where
 
     module.merge(System::new(client.clone(), pool).into_rpc())?;
     module.merge(TransactionPayment::new(client.clone()).into_rpc())?;
-    module.merge(Datanets::new(client).into_rpc())?;
+    module.merge(Datanets::new(client.clone()).into_rpc())?;
+    module.merge(Rewards::new(client).into_rpc())?;
 
     Ok(module)
 }
