@@ -4,54 +4,9 @@
 
 mod common;
 
-use std::{path::Path, time::Duration};
+use std::time::Duration;
 
-use common::{free_port, wait_for, Node};
-
-const NAMES: [&str; 4] = ["alice", "bob", "charlie", "dave"];
-
-/// Development-only ed25519 node key of validator `index`, so peer ids are known in advance.
-fn node_key(index: usize) -> String {
-    format!("{:062x}{:02x}", 0, index + 1)
-}
-
-fn peer_id(dir: &Path, index: usize) -> String {
-    let key_file = dir.join(format!("{}.node-key", NAMES[index]));
-    std::fs::write(&key_file, node_key(index)).unwrap();
-    let output = std::process::Command::new(common::node_binary())
-        .args(["key", "inspect-node-key", "--file"])
-        .arg(&key_file)
-        .output()
-        .unwrap();
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
-    String::from_utf8(output.stdout).unwrap().trim().to_string()
-}
-
-struct Validator {
-    index: usize,
-    rpc_port: u16,
-    p2p_port: u16,
-}
-
-fn start(dir: &Path, validator: &Validator, bootnode: &str) -> Node {
-    let name = NAMES[validator.index];
-    let args: Vec<String> = vec![
-        "--chain".into(),
-        "local".into(),
-        format!("--{name}"),
-        "--name".into(),
-        name.into(),
-        "--base-path".into(),
-        dir.join(name).to_str().unwrap().into(),
-        "--node-key".into(),
-        node_key(validator.index),
-        "--listen-addr".into(),
-        format!("/ip4/127.0.0.1/tcp/{}", validator.p2p_port),
-        "--bootnodes".into(),
-        bootnode.into(),
-    ];
-    Node::start(name, &args, &dir.join(format!("{name}.log")), validator.rpc_port, validator.p2p_port)
-}
+use common::{free_port, local::{peer_id, start, Validator}, wait_for, Node};
 
 fn finalized_number(node: &Node) -> u64 {
     node.rpc.finalized().map(|(_, n)| n).unwrap_or(0)

@@ -4,6 +4,7 @@
 
 pub mod datanets;
 pub mod models;
+pub mod rewards;
 pub mod staking;
 
 use sp_runtime::{

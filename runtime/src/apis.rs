@@ -2,7 +2,8 @@
 
 use crate::{
     genesis_config_presets, opaque::SessionKeys, AccountId, Aura,
-    Balance, Block, BlockNumber, Datanets, Executive, Models, Grandpa, InherentDataExt, Nonce, Runtime, RuntimeCall,
+    Balance, Block, BlockNumber, Datanets, Executive, Grandpa, InherentDataExt, Models, Nonce, Rewards, Runtime,
+    RuntimeCall,
     RuntimeGenesisConfig, System, TransactionPayment, VERSION,
 };
 use alloc::vec::Vec;
@@ -15,6 +16,7 @@ use openledger_primitives::datanets::{
     VersionNumber,
 };
 use openledger_primitives::models::{BaseModelId, BaseModelInfo, FeeSplitBounds, ModelId, ModelInfo};
+use openledger_primitives::rewards::{AccountRewards, ContributionRewards, ModelRewards, TreasuryInfo};
 use pallet_grandpa::AuthorityId as GrandpaId;
 use sp_api::impl_runtime_apis;
 use sp_consensus_aura::sr25519::AuthorityId as AuraId;
@@ -286,6 +288,24 @@ impl_runtime_apis! {
 
         fn fee_split_bounds() -> FeeSplitBounds {
             Models::api_fee_split_bounds()
+        }
+    }
+
+    impl openledger_primitives::rewards::RewardsApi<Block, AccountId, Balance> for Runtime {
+        fn account(who: AccountId) -> AccountRewards<Balance> {
+            Rewards::api_account(who)
+        }
+
+        fn contributions(contributions: Vec<ContributionId>) -> Vec<ContributionRewards<AccountId, Balance>> {
+            Rewards::api_contributions(contributions)
+        }
+
+        fn model(model: ModelId) -> ModelRewards<Balance> {
+            Rewards::api_model(model)
+        }
+
+        fn treasury() -> TreasuryInfo<AccountId, Balance> {
+            Rewards::api_treasury()
         }
     }
 

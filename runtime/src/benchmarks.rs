@@ -12,4 +12,6 @@ frame_benchmarking::define_benchmarks!(
     [pallet_sudo, Sudo]
     [pallet_datanets, Datanets]
     [pallet_models, Models]
+    [pallet_open_staking, Staking]
+    [pallet_rewards, Rewards]
 );

@@ -1,22 +1,29 @@
 //! Configuration of each pallet of the runtime.
 
 use crate::{
-    fees, AccountId, MILLI_OPEN, OPEN, Aura, Balance, Balances, Block, BlockNumber, Datanets, DAYS, Hash, Nonce, PalletInfo,
+    fees, AccountId, MILLI_OPEN, OPEN, Aura, Balance, Balances, Block, BlockNumber, Datanets, Hash, Models, Nonce,
+    PalletInfo,
     Runtime, RuntimeCall, RuntimeEvent, RuntimeFreezeReason, RuntimeHoldReason, RuntimeOrigin,
-    RuntimeTask, System, SLOT_DURATION, VERSION,
+    RuntimeTask, Session, Staking, System, DAYS, SLOT_DURATION, VERSION,
 };
 use frame_support::{
-    derive_impl, parameter_types,
+    derive_impl, parameter_types, PalletId,
     traits::{ConstBool, ConstU128, ConstU32, ConstU64, ConstU8, VariantCountOf},
     weights::{
         constants::{ParityDbWeight, WEIGHT_REF_TIME_PER_SECOND},
         ConstantMultiplier, Weight,
     },
 };
-use frame_system::limits::{BlockLength, BlockWeights};
+use frame_system::{
+    limits::{BlockLength, BlockWeights},
+    EnsureRoot,
+};
 use pallet_transaction_payment::{FungibleAdapter, Multiplier, TargetedFeeAdjustment};
 use sp_consensus_aura::sr25519::AuthorityId as AuraId;
-use sp_runtime::{traits::Bounded, FixedPointNumber, Perbill, Perquintill};
+use sp_runtime::{
+    traits::{AccountIdConversion, Bounded},
+    FixedPointNumber, Perbill, Perquintill,
+};
 
 /// Share of a block's weight and length available to normal (user) transactions; the rest is
 /// kept for operational ones and inherents.
@@ -243,5 +250,147 @@ impl pallet_models::BenchmarkHelper for ModelsBenchmarkHelper {
             Datanets::publish_version(origin(), datanet)?;
         }
         Ok((1..=n).map(|v| (datanet, v)).collect())
+    }
+/// Session length: 10 blocks (20 s). Short so that development and test networks pick up a new
+/// validator within a minute; a production network would use hours.
+pub const SESSION_PERIOD: BlockNumber = 10;
+
+parameter_types! {
+    pub const SessionPeriod: BlockNumber = SESSION_PERIOD;
+    pub const SessionOffset: BlockNumber = 0;
+    /// Held from an account while its session keys are registered (their state on every node).
+    pub const SessionKeyDeposit: Balance = OPEN;
+}
+
+impl pallet_session::Config for Runtime {
+    type RuntimeEvent = RuntimeEvent;
+    /// Validators are identified by their account: no separate stash/controller.
+    type ValidatorId = AccountId;
+    type ValidatorIdOf = sp_runtime::traits::ConvertInto;
+    type ShouldEndSession = pallet_session::PeriodicSessions<SessionPeriod, SessionOffset>;
+    type NextSessionRotation = pallet_session::PeriodicSessions<SessionPeriod, SessionOffset>;
+    /// Top-N validator candidates by stake.
+    type SessionManager = Staking;
+    type SessionHandler =
+        <crate::opaque::SessionKeys as sp_runtime::traits::OpaqueKeys>::KeyTypeIdProviders;
+    type Keys = crate::opaque::SessionKeys;
+    /// No offence reporting yet, so nobody to disable.
+    type DisablingStrategy = ();
+    type WeightInfo = pallet_session::weights::SubstrateWeight<Runtime>;
+    type Currency = Balances;
+    type KeyDeposit = SessionKeyDeposit;
+}
+
+parameter_types! {
+    /// The rewards pot: rewards accrued and not yet claimed.
+    pub const RewardsPalletId: PalletId = PalletId(*b"ol/rewrd");
+    /// The protocol treasury: fee shares, rounding remainders and slashed stake.
+    pub const TreasuryPalletId: PalletId = PalletId(*b"ol/trsry");
+    pub TreasuryAccount: AccountId = TreasuryPalletId::get().into_account_truncating();
+    pub const MinimumBond: Balance = OPEN;
+    pub const MinValidatorStake: Balance = 10_000 * OPEN;
+    pub const MinAttestorStake: Balance = 1_000 * OPEN;
+    pub const MinCuratorStake: Balance = 100 * OPEN;
+    pub const UnbondingPeriod: BlockNumber = 7 * DAYS;
+    /// Governance's window to cancel a slash; shorter than the unbonding period.
+    pub const SlashDeferDuration: BlockNumber = 2 * DAYS;
+    pub const ReporterShare: Perbill = Perbill::from_percent(10);
+}
+
+impl pallet_open_staking::Config for Runtime {
+    type Currency = Balances;
+    type RuntimeHoldReason = RuntimeHoldReason;
+    /// Only accounts with session keys (`session.setKeys`) are selected.
+    type ValidatorRegistration = Session;
+    type AdminOrigin = EnsureRoot<AccountId>;
+    type Treasury = TreasuryAccount;
+    type MinimumBond = MinimumBond;
+    type MinValidatorStake = MinValidatorStake;
+    type MinAttestorStake = MinAttestorStake;
+    type MinCuratorStake = MinCuratorStake;
+    type UnbondingPeriod = UnbondingPeriod;
+    type MaxUnlockingChunks = ConstU32<32>;
+    type MaxCandidates = ConstU32<100>;
+    type MaxAttestors = ConstU32<100>;
+    /// Aura's and GRANDPA's `MaxAuthorities`.
+    type MaxValidators = ConstU32<32>;
+    type SlashDeferDuration = SlashDeferDuration;
+    type MaxSlashesPerBlock = ConstU32<16>;
+    type ReporterShare = ReporterShare;
+    type WeightInfo = pallet_open_staking::weights::SubstrateWeight<Runtime>;
+}
+
+impl pallet_rewards::Config for Runtime {
+    type Currency = Balances;
+    type Models = Models;
+    type Datanets = Datanets;
+    type PalletId = RewardsPalletId;
+    type TreasuryPalletId = TreasuryPalletId;
+    type MaxShares = ConstU32<64>;
+    type MaxAttestors = ConstU32<16>;
+    type MaxPageSize = ConstU32<100>;
+    type WeightInfo = pallet_rewards::weights::SubstrateWeight<Runtime>;
+    #[cfg(feature = "runtime-benchmarks")]
+    type BenchmarkHelper = RewardsBenchmarkHelper;
+}
+
+/// Registers the model and makes the contributions the rewards benchmarks pay, through the
+/// Models and Datanets pallets' own calls.
+#[cfg(feature = "runtime-benchmarks")]
+pub struct RewardsBenchmarkHelper;
+
+#[cfg(feature = "runtime-benchmarks")]
+impl pallet_rewards::benchmarking::BenchmarkHelper<AccountId, Balance> for RewardsBenchmarkHelper {
+    fn model(
+        owner: &AccountId,
+        split: openledger_primitives::models::FeeSplit,
+    ) -> Option<openledger_primitives::models::ModelId> {
+        use frame_support::traits::fungible::Mutate;
+        use pallet_models::BenchmarkHelper as _;
+
+        let versions = ModelsBenchmarkHelper::published_datanet_versions(1).ok()?;
+        Balances::mint_into(owner, 1_000 * OPEN).ok()?;
+        let model = pallet_models::NextModelId::<Runtime>::get();
+        Models::register_model(
+            RuntimeOrigin::signed(owner.clone()),
+            b"bench".to_vec().try_into().ok()?,
+            openledger_primitives::models::ModelKind::Specialised,
+            None,
+            versions,
+            Hash::repeat_byte(1),
+            <sp_runtime::traits::BlakeTwo256 as sp_runtime::traits::Hash>::hash_of(&model),
+            Hash::repeat_byte(2),
+            OPEN,
+            split,
+            None,
+        )
+        .ok()?;
+        Some(model)
+    }
+
+    fn contribution(contributor: &AccountId) -> Option<openledger_primitives::datanets::ContributionId> {
+        use frame_support::traits::fungible::Mutate;
+        use pallet_datanets::{Admission, CurationPolicy, DepositPolicy};
+
+        Balances::mint_into(contributor, 1_000 * OPEN).ok()?;
+        let origin = RuntimeOrigin::signed(contributor.clone());
+        let datanet = pallet_datanets::NextDatanetId::<Runtime>::get();
+        Datanets::create_datanet(
+            origin.clone(),
+            b"bench".to_vec().try_into().ok()?,
+            Default::default(),
+            Default::default(),
+            Default::default(),
+            Admission::Open,
+            CurationPolicy::Owner,
+            0,
+            DepositPolicy::ReleaseAlways,
+        )
+        .ok()?;
+        let contribution = pallet_datanets::NextContributionId::<Runtime>::get();
+        // `contribute` indexes its payload under the current extrinsic.
+        frame_system::Pallet::<Runtime>::set_extrinsic_index(0);
+        Datanets::contribute(origin, datanet, contribution.to_le_bytes().to_vec()).ok()?;
+        Some(contribution)
     }
 }

@@ -171,4 +171,14 @@ mod runtime {
 
     #[runtime::pallet_index(11)]
     pub type Models = pallet_models;
+
+    // Staking before Session: Session's genesis asks Staking for the first validators.
+    #[runtime::pallet_index(12)]
+    pub type Staking = pallet_open_staking;
+
+    #[runtime::pallet_index(13)]
+    pub type Session = pallet_session;
+
+    #[runtime::pallet_index(14)]
+    pub type Rewards = pallet_rewards;
 }

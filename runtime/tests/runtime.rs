@@ -1,16 +1,18 @@
 //! Runtime tests on the native build: genesis presets, a signed transfer through `Executive`
-//! with its fee, the metadata, and a model registered against a datanet version published
-//! through the real Datanets pallet.
+//! with its fee, the metadata, a model registered against a datanet version published
+//! through the real Datanets pallet, and stake-ranked validator sessions through real blocks.
 
 use codec::{Decode, Encode};
 use frame_support::{
     dispatch::GetDispatchInfo,
     traits::fungible::Inspect,
 };
+use openledger_primitives::staking::{Role, StakingInspect};
 use openledger_runtime::{
-    fees, genesis_config_presets, AccountId, Address, Balance, Balances, Executive, Runtime,
-    RuntimeCall, RuntimeGenesisConfig, SignedPayload, System, UncheckedExtrinsic,
-    GENESIS_SUPPLY, MILLI_OPEN, OPEN,
+    configs::SESSION_PERIOD, fees, genesis_config_presets, opaque::SessionKeys, AccountId,
+    Address, Balance, Balances, Executive, Rewards, Runtime, RuntimeCall, RuntimeGenesisConfig,
+    RuntimeOrigin, Session, SignedPayload, Staking, System, UncheckedExtrinsic, GENESIS_SUPPLY,
+    MILLI_OPEN, OPEN, SLOT_DURATION,
 };
 use serde_json::Value;
 use sp_core::{sr25519, Pair};
@@ -77,16 +79,23 @@ fn local_testnet_genesis_has_four_validators_and_the_same_supply() {
     externalities("local_testnet").execute_with(|| {
         assert_eq!(Balances::total_issuance(), GENESIS_SUPPLY);
         let aura = pallet_aura::Authorities::<Runtime>::get();
-        let expected: Vec<sp_consensus_aura::sr25519::AuthorityId> = [
-            Sr25519Keyring::Alice,
-            Sr25519Keyring::Bob,
-            Sr25519Keyring::Charlie,
-            Sr25519Keyring::Dave,
-        ]
-        .iter()
-        .map(|k| k.public().into())
-        .collect();
+        // The session pallet orders validators by account id.
+        let mut keys =
+            [Sr25519Keyring::Alice, Sr25519Keyring::Bob, Sr25519Keyring::Charlie, Sr25519Keyring::Dave];
+        keys.sort_by_key(|k| k.to_account_id());
+        let expected: Vec<sp_consensus_aura::sr25519::AuthorityId> =
+            keys.iter().map(|k| k.public().into()).collect();
         assert_eq!(aura.into_inner(), expected);
+        let validators = pallet_session::Validators::<Runtime>::get();
+        assert_eq!(validators, keys.iter().map(|k| k.to_account_id()).collect::<Vec<_>>());
+        for who in &validators {
+            assert_eq!(
+                Staking::stake(who),
+                genesis_config_presets::GENESIS_VALIDATOR_STAKE
+            );
+        }
+        // The rewards pot and the treasury exist, funded from the reserve.
+        assert_eq!(Rewards::api_treasury().balance, fees::EXISTENTIAL_DEPOSIT);
         let grandpa = pallet_grandpa::Pallet::<Runtime>::grandpa_authorities();
         assert_eq!(grandpa.len(), 4);
         assert!(grandpa.iter().all(|(_, weight)| *weight == 1));
@@ -211,7 +220,20 @@ fn metadata_decodes_and_lists_the_pallets_and_extensions() {
     let pallets: Vec<&str> = metadata.pallets.iter().map(|p| p.name.as_str()).collect();
     assert_eq!(
         pallets,
-        ["System", "Timestamp", "Aura", "Grandpa", "Balances", "TransactionPayment", "Sudo", "Datanets", "Models"]
+        [
+            "System",
+            "Timestamp",
+            "Aura",
+            "Grandpa",
+            "Balances",
+            "TransactionPayment",
+            "Sudo",
+            "Datanets",
+            "Models",
+            "Staking",
+            "Session",
+            "Rewards"
+        ]
     );
     let extensions: Vec<&str> =
         metadata.extrinsic.signed_extensions.iter().map(|e| e.identifier.as_str()).collect();
@@ -328,5 +350,76 @@ fn an_adapter_registers_against_a_datanet_version_published_through_the_datanets
 
         Datanets::do_try_state().expect("datanets invariants");
         Models::do_try_state().expect("models invariants");
+/// Runs block `number` through `Executive` as an Aura author would build it: slot `number` in
+/// the pre-runtime digest and the matching timestamp.
+fn run_block(number: u32) {
+    use sp_runtime::{generic::DigestItem, Digest};
+    let slot = sp_consensus_aura::Slot::from(u64::from(number));
+    let header = openledger_runtime::Header::new(
+        number,
+        Default::default(),
+        Default::default(),
+        System::block_hash(number - 1),
+        Digest { logs: vec![DigestItem::PreRuntime(sp_consensus_aura::AURA_ENGINE_ID, slot.encode())] },
+    );
+    Executive::initialize_block(&header);
+    frame_support::assert_ok!(pallet_timestamp::Pallet::<Runtime>::set(
+        RuntimeOrigin::none(),
+        u64::from(number) * SLOT_DURATION
+    ));
+    Executive::finalize_block();
+}
+
+#[test]
+fn a_session_change_makes_the_top_n_candidates_by_stake_the_authorities() {
+    use frame_support::assert_ok;
+    let mut ext = externalities("local_testnet");
+    ext.register_extension(sp_keystore::KeystoreExt::new(sp_keystore::testing::MemoryKeystore::new()));
+    ext.execute_with(|| {
+        let account = |k: Sr25519Keyring| k.to_account_id();
+        let signed = |k: Sr25519Keyring| RuntimeOrigin::signed(k.to_account_id());
+        let mut aura_of = std::collections::BTreeMap::new();
+        // Eve and Ferdie join: session keys the way a node's `author_rotateKeysWithOwner`
+        // makes them, a bond, the validator role.
+        for (who, stake) in [(Sr25519Keyring::Eve, 300_000 * OPEN), (Sr25519Keyring::Ferdie, 200_000 * OPEN)] {
+            let generated = SessionKeys::generate(&account(who).encode(), None);
+            aura_of.insert(account(who), generated.keys.aura.clone());
+            assert_ok!(Session::set_keys(signed(who), generated.keys, generated.proof.encode()));
+            assert_ok!(Staking::bond(signed(who), stake));
+            assert_ok!(Staking::declare_role(signed(who), Role::Validator));
+        }
+        // A candidate without session keys is never selected, whatever its stake.
+        assert_ok!(Staking::bond(signed(Sr25519Keyring::One), 900_000 * OPEN));
+        assert_ok!(Staking::declare_role(signed(Sr25519Keyring::One), Role::Validator));
+        // Bob tops up to rank third; three seats.
+        assert_ok!(Staking::bond(signed(Sr25519Keyring::Bob), 50_000 * OPEN));
+        assert_ok!(Staking::set_validator_count(RuntimeOrigin::root(), 3));
+        aura_of.insert(account(Sr25519Keyring::Bob), Sr25519Keyring::Bob.public().into());
+
+        let genesis_validators = pallet_session::Validators::<Runtime>::get();
+        // Block SESSION_PERIOD starts session 1 (queued at genesis) and plans session 2.
+        for n in 1..=SESSION_PERIOD {
+            run_block(n);
+        }
+        assert_eq!(pallet_session::CurrentIndex::<Runtime>::get(), 1);
+        assert_eq!(pallet_session::Validators::<Runtime>::get(), genesis_validators);
+        let mut top3 = vec![account(Sr25519Keyring::Eve), account(Sr25519Keyring::Ferdie), account(Sr25519Keyring::Bob)];
+        top3.sort();
+        let queued: Vec<AccountId> =
+            pallet_session::QueuedKeys::<Runtime>::get().into_iter().map(|(v, _)| v).collect();
+        assert_eq!(queued, top3);
+
+        // Block 2 × SESSION_PERIOD starts session 2: the top three author and finalise.
+        for n in SESSION_PERIOD + 1..=2 * SESSION_PERIOD {
+            run_block(n);
+        }
+        assert_eq!(pallet_session::CurrentIndex::<Runtime>::get(), 2);
+        assert_eq!(pallet_session::Validators::<Runtime>::get(), top3);
+        let aura: Vec<_> = pallet_aura::Authorities::<Runtime>::get().into_inner();
+        assert_eq!(aura, top3.iter().map(|v| aura_of[v].clone()).collect::<Vec<_>>());
+        let grandpa = pallet_grandpa::Pallet::<Runtime>::grandpa_authorities();
+        assert_eq!(grandpa.len(), 3);
+        assert!(grandpa.contains(&(sp_keyring::Ed25519Keyring::Bob.public().into(), 1)));
+        Staking::do_try_state().expect("staking invariants hold");
     });
 }

@@ -3,6 +3,7 @@
 
 pub mod datanets;
 pub mod models;
+pub mod rewards;
 
 use std::sync::Arc;
 
@@ -56,8 +57,8 @@ pub struct FullDeps<C, P> {
 }
 
 /// All the node's extra RPC methods: account nonces (`system_accountNextIndex`, `system_dryRun`),
-/// fee queries (`payment_queryInfo`, `payment_queryFeeDetails`), datanets (`datanets_*`) and
-/// the model registry (`models_*`).
+/// fee queries (`payment_queryInfo`, `payment_queryFeeDetails`), datanets (`datanets_*`),
+/// the model registry (`models_*`) and rewards (`rewards_*`).
 pub fn create_full<C, P>(
     deps: FullDeps<C, P>,
 ) -> Result<RpcModule<()>, Box<dyn std::error::Error + Send + Sync>>
@@ -74,11 +75,13 @@ where
     C::Api: BlockBuilder<Block>,
     C::Api: openledger_primitives::datanets::DatanetsApi<Block, AccountId, Balance, BlockNumber>,
     C::Api: openledger_primitives::models::ModelsApi<Block, AccountId, Balance, BlockNumber>,
+    C::Api: openledger_primitives::rewards::RewardsApi<Block, AccountId, Balance>,
     P: TransactionPool + 'static,
 {
     use pallet_transaction_payment_rpc::{TransactionPayment, TransactionPaymentApiServer};
     use datanets::{Datanets, DatanetsRpcServer};
     use models::{Models, ModelsRpcServer};
+    use rewards::{Rewards, RewardsRpcServer};
     use substrate_frame_rpc_system::{System, SystemApiServer};
 
     let mut module = RpcModule::new(());
@@ -87,7 +90,8 @@ where
     module.merge(System::new(client.clone(), pool).into_rpc())?;
     module.merge(TransactionPayment::new(client.clone()).into_rpc())?;
     module.merge(Datanets::new(client.clone()).into_rpc())?;
-    module.merge(Models::new(client).into_rpc())?;
+    module.merge(Models::new(client.clone()).into_rpc())?;
+    module.merge(Rewards::new(client).into_rpc())?;
 
     Ok(module)
 }

@@ -288,3 +288,64 @@ pub fn signed_extrinsic_with_nonce(
     );
     format!("0x{}", hex::encode(xt.encode()))
 }
+
+/// The `--chain local` test network: validators with well-known names, keys and peer ids.
+pub mod local {
+    use super::{node_binary, Node};
+    use std::path::Path;
+
+    /// Names of the genesis validators, then of nodes that join later.
+    pub const NAMES: [&str; 5] = ["alice", "bob", "charlie", "dave", "eve"];
+
+    /// Development-only ed25519 node key of node `index`, so peer ids are known in advance.
+    pub fn node_key(index: usize) -> String {
+        format!("{:062x}{:02x}", 0, index + 1)
+    }
+
+    /// The peer id of node `index` (its node key written under `dir`).
+    pub fn peer_id(dir: &Path, index: usize) -> String {
+        let key_file = dir.join(format!("{}.node-key", NAMES[index]));
+        std::fs::write(&key_file, node_key(index)).unwrap();
+        let output = std::process::Command::new(node_binary())
+            .args(["key", "inspect-node-key", "--file"])
+            .arg(&key_file)
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+        String::from_utf8(output.stdout).unwrap().trim().to_string()
+    }
+
+    /// Node `index` of the network and its ports.
+    pub struct Validator {
+        pub index: usize,
+        pub rpc_port: u16,
+        pub p2p_port: u16,
+    }
+
+    /// Starts `validator` on `--chain local` with its well-known keys (`--alice`, …).
+    pub fn start(dir: &Path, validator: &Validator, bootnode: &str) -> Node {
+        start_with(dir, validator, bootnode, &[&format!("--{}", NAMES[validator.index])])
+    }
+
+    /// Starts node `validator` on `--chain local` with `extra` flags instead of a well-known
+    /// key (e.g. `--validator`, for a node that generates its own session keys).
+    pub fn start_with(dir: &Path, validator: &Validator, bootnode: &str, extra: &[&str]) -> Node {
+        let name = NAMES[validator.index];
+        let mut args: Vec<String> = vec![
+            "--chain".into(),
+            "local".into(),
+            "--name".into(),
+            name.into(),
+            "--base-path".into(),
+            dir.join(name).to_str().unwrap().into(),
+            "--node-key".into(),
+            node_key(validator.index),
+            "--listen-addr".into(),
+            format!("/ip4/127.0.0.1/tcp/{}", validator.p2p_port),
+            "--bootnodes".into(),
+            bootnode.into(),
+        ];
+        args.extend(extra.iter().map(|a| a.to_string()));
+        Node::start(name, &args, &dir.join(format!("{name}.log")), validator.rpc_port, validator.p2p_port)
+    }
+}
