@@ -251,6 +251,8 @@ impl pallet_models::BenchmarkHelper for ModelsBenchmarkHelper {
         }
         Ok((1..=n).map(|v| (datanet, v)).collect())
     }
+}
+
 /// Session length: 10 blocks (20 s). Short so that development and test networks pick up a new
 /// validator within a minute; a production network would use hours.
 pub const SESSION_PERIOD: BlockNumber = 10;

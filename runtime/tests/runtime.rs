@@ -350,6 +350,9 @@ fn an_adapter_registers_against_a_datanet_version_published_through_the_datanets
 
         Datanets::do_try_state().expect("datanets invariants");
         Models::do_try_state().expect("models invariants");
+    });
+}
+
 /// Runs block `number` through `Executive` as an Aura author would build it: slot `number` in
 /// the pre-runtime digest and the matching timestamp.
 fn run_block(number: u32) {
