@@ -139,7 +139,7 @@ impl Engine {
     }
 }
 
-fn finish(parts: &EngineParts, r: Running, reason: &'static str) {
+fn finish(parts: &EngineParts, mut r: Running, reason: &'static str) {
     let completion = Completion {
         finish_reason: reason,
         prompt_tokens: r.req.prompt_ids.len(),
@@ -167,6 +167,9 @@ fn finish(parts: &EngineParts, r: Running, reason: &'static str) {
         r.req.arrived.elapsed(),
         r.first_token,
     );
+    // Unpin before the caller hears back, so a client that unloads right after its response
+    // never finds the adapter still in use.
+    drop(r.req.adapter.take());
     let _ = r.req.events.send(Event::Done(completion));
 }
 
