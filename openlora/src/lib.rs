@@ -10,6 +10,7 @@
 pub mod accounting;
 pub mod api;
 pub mod base;
+pub mod client;
 pub mod engine;
 pub mod error;
 pub mod fixtures;
