@@ -256,9 +256,29 @@ impl LoraAdapter {
         let cfg = LoraConfig::from_json(&json)?;
         let weights_path = dir.join("adapter_model.safetensors");
         let bytes = std::fs::read(&weights_path).map_err(|e| io_err(&weights_path, e))?;
-        let tensors = candle_core::safetensors::load_buffer(&bytes, &Device::Cpu)
-            .map_err(|e| adapter_err(format!("adapter_model.safetensors is not a valid safetensors file: {e}")))?;
-        Self::from_tensors(&cfg, tensors, base, max_rank)
+        let bad = |e: &dyn std::fmt::Display| adapter_err(format!("adapter_model.safetensors is not a valid safetensors file: {e}"));
+        let st = safetensors::SafeTensors::deserialize(&bytes).map_err(|e| bad(&e))?;
+        let mut raw = Vec::new();
+        for (name, view) in st.tensors() {
+            let data = view.data();
+            // F32 (the common case) is decoded straight from the bytes: cold loads stay cheap.
+            let values: Vec<f32> = match view.dtype() {
+                safetensors::Dtype::F32 => data.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect(),
+                other => {
+                    let dtype = match other {
+                        safetensors::Dtype::F16 => DType::F16,
+                        safetensors::Dtype::BF16 => DType::BF16,
+                        safetensors::Dtype::F64 => DType::F64,
+                        d => return Err(adapter_err(format!("{name}: unsupported dtype {d:?}"))),
+                    };
+                    Tensor::from_raw_buffer(data, dtype, view.shape(), &Device::Cpu)
+                        .and_then(|t| t.to_dtype(DType::F32)?.flatten_all()?.to_vec1())
+                        .map_err(|e| bad(&e))?
+                }
+            };
+            raw.push((name, view.shape().to_vec(), values));
+        }
+        Self::from_raw(&cfg, raw, base, max_rank)
     }
 
     /// Validates PEFT tensors (name → tensor) against the configuration and the base.
@@ -268,12 +288,22 @@ impl LoraAdapter {
         base: &LmConfig,
         max_rank: usize,
     ) -> Result<Self> {
+        let mut raw = Vec::with_capacity(tensors.len());
+        for (name, t) in tensors {
+            let dims = t.dims().to_vec();
+            raw.push((name, dims, t.to_dtype(DType::F32)?.flatten_all()?.to_vec1::<f32>()?));
+        }
+        Self::from_raw(cfg, raw, base, max_rank)
+    }
+
+    /// Validates PEFT tensors given as (name, shape, row-major f32 values).
+    pub fn from_raw(cfg: &LoraConfig, tensors: Vec<(String, Vec<usize>, Vec<f32>)>, base: &LmConfig, max_rank: usize) -> Result<Self> {
         let targets = cfg.validate(max_rank)?;
         let r = cfg.r;
         let scale = cfg.scale();
         let mut a_parts: Vec<[Option<Vec<f32>>; 7]> = (0..base.num_layers).map(|_| Default::default()).collect();
         let mut b_parts: Vec<[Option<Vec<f32>>; 7]> = (0..base.num_layers).map(|_| Default::default()).collect();
-        for (key, t) in tensors {
+        for (key, dims, v) in tensors {
             let (layer, module, is_a) =
                 parse_key(&key).ok_or_else(|| adapter_err(format!("unexpected tensor {key:?}")))?;
             if layer >= base.num_layers {
@@ -287,15 +317,14 @@ impl LoraAdapter {
             } else {
                 (base.out_features(module), r)
             };
-            if t.dims() != [want.0, want.1] {
+            if dims != [want.0, want.1] {
                 return Err(adapter_err(format!(
                     "{key}: shape {:?} does not match the base (expected [{}, {}])",
-                    t.dims(),
+                    dims,
                     want.0,
                     want.1
                 )));
             }
-            let v: Vec<f32> = t.to_dtype(DType::F32)?.flatten_all()?.to_vec1()?;
             if v.iter().any(|x| !x.is_finite()) {
                 return Err(adapter_err(format!("{key}: contains NaN or infinite values")));
             }
