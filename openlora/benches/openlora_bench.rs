@@ -14,7 +14,7 @@ use openledger_attribution_engine::lm::model::LoadOptions;
 use openledger_attribution_engine::lm::{CausalLm, KvCache, LoraAdapter, SeqStep, TargetModule};
 use openlora::accounting::MemorySink;
 use openlora::fixtures::write_adapter;
-use openlora::server::{build, serve, ServerConfig};
+use openlora::server::{build, spawn, ServerConfig};
 use serde_json::json;
 
 fn env_usize(name: &str, default: usize) -> usize {
@@ -149,17 +149,7 @@ fn main() {
     sc.max_batch = 16;
     sc.admin_key = Some("bench-admin".into());
     let state = build(&sc, Arc::new(MemorySink::default())).expect("server");
-    let (tx, rx) = std::sync::mpsc::channel();
-    let st = state.clone();
-    std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().expect("runtime");
-        rt.block_on(async move {
-            let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-            tx.send(l.local_addr().expect("addr")).expect("addr");
-            let _ = serve(l, st, std::future::pending()).await;
-        })
-    });
-    let addr = rx.recv().expect("addr");
+    let addr = spawn(state, "127.0.0.1:0").expect("server starts");
     let chat = |model: &str, max_tokens: usize, stream: bool| {
         json!({"model": model, "temperature": 0, "max_tokens": max_tokens, "stream": stream,
                "messages": [{"role": "user", "content": "Write a short story about a robot who learns to paint."}]})

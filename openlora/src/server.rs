@@ -80,3 +80,25 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     axum::serve(listener, router(state)).with_graceful_shutdown(shutdown).await
 }
+
+/// Serves on `addr` from a background thread with its own runtime (tests, benchmarks,
+/// embedding); returns the bound address (`127.0.0.1:0` picks a free port).
+pub fn spawn(state: Arc<AppState>, addr: &str) -> std::io::Result<std::net::SocketAddr> {
+    let std_listener = std::net::TcpListener::bind(addr)?;
+    std_listener.set_nonblocking(true)?;
+    let bound = std_listener.local_addr()?;
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+    std::thread::Builder::new().name("openlora-http".into()).spawn(move || {
+        rt.block_on(async move {
+            match tokio::net::TcpListener::from_std(std_listener) {
+                Ok(listener) => {
+                    if let Err(e) = serve(listener, state, std::future::pending()).await {
+                        eprintln!("openlora: server stopped: {e}");
+                    }
+                }
+                Err(e) => eprintln!("openlora: cannot listen: {e}"),
+            }
+        })
+    })?;
+    Ok(bound)
+}

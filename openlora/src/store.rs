@@ -134,14 +134,8 @@ impl AdapterStore {
 
     /// Removes an adapter that no request uses.
     pub fn unregister(&self, id: &str) -> Result<()> {
-        let mut inner = self.lock();
-        let e = inner.entries.get(id).ok_or_else(|| ApiError::unknown_model(id))?;
-        if e.pins > 0 {
-            return Err(ApiError::conflict(format!("adapter {id:?} is in use by {} request(s)", e.pins)));
-        }
-        let freed = e.loaded.as_ref().map_or(0, |a| a.bytes);
-        inner.resident -= freed;
-        inner.entries.remove(id);
+        self.unload(id)?;
+        self.lock().entries.remove(id);
         Ok(())
     }
 

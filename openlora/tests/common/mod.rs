@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use openlora::accounting::MemorySink;
 use openlora::api::AppState;
-use openlora::server::{build, serve, ServerConfig};
+use openlora::server::{build, spawn, ServerConfig};
 
 pub struct TestServer {
     pub addr: SocketAddr,
@@ -18,17 +18,7 @@ pub struct TestServer {
 pub fn start(cfg: &ServerConfig) -> TestServer {
     let sink = Arc::new(MemorySink::default());
     let state = build(cfg, sink.clone()).expect("server builds");
-    let (tx, rx) = std::sync::mpsc::channel();
-    let st = state.clone();
-    std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
-        rt.block_on(async move {
-            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-            tx.send(listener.local_addr().expect("addr")).expect("send addr");
-            let _ = serve(listener, st, std::future::pending()).await;
-        })
-    });
-    let addr = rx.recv().expect("server address");
+    let addr = spawn(state.clone(), "127.0.0.1:0").expect("server starts");
     TestServer { addr, sink, state }
 }
 
