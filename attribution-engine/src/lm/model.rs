@@ -82,12 +82,15 @@ struct Layer {
     ffn_norm: Tensor,
 }
 
-/// Per-sequence key/value cache: one (K, V) pair per layer, `[1, kv_heads, len, head_dim]`.
+/// Per-sequence key/value cache: one (K, V) pair per layer, `[1, kv_heads, len, head_dim]`,
+/// in buffers that grow by [`KV_CHUNK`] positions (appending never copies the whole cache).
 #[derive(Debug, Default)]
 pub struct KvCache {
-    layers: Vec<Option<(Tensor, Tensor)>>,
+    layers: Vec<Option<candle_nn::kv_cache::KvCache>>,
     len: usize,
 }
+
+const KV_CHUNK: usize = 128;
 
 impl KvCache {
     pub fn new() -> Self {
@@ -343,16 +346,13 @@ impl CausalLm {
                 if s.cache.layers.len() < self.layers.len() {
                     s.cache.layers.resize_with(self.layers.len(), || None);
                 }
-                let (kf, vf) = match s.cache.layers[l].take() {
-                    Some((pk, pv)) => (Tensor::cat(&[&pk, &ks], 2)?, Tensor::cat(&[&pv, &vs], 2)?),
-                    None => (ks, vs),
-                };
-                s.cache.layers[l] = Some((kf.clone(), vf.clone()));
+                let cache = s.cache.layers[l].get_or_insert_with(|| candle_nn::kv_cache::KvCache::new(2, KV_CHUNK));
+                let (kf, vf) = cache.append(&ks, &vs)?;
                 let total = pos + t;
                 let rep = nh / nkv;
                 let expand = |z: &Tensor| -> Result<Tensor> {
                     Ok(if rep == 1 {
-                        z.clone()
+                        z.contiguous()?
                     } else {
                         z.unsqueeze(2)?.expand((1, nkv, rep, total, hd))?.reshape((1, nh, total, hd))?
                     })
