@@ -41,13 +41,13 @@ fn p50(mut v: Vec<f64>) -> f64 {
 
 /// Decode tokens/s over `batches` batches of `batch` sequences; sequence j of batch b uses
 /// adapter `assign(b, j)`. Prefill is excluded from the timing.
-fn throughput(model: &CausalLm, adapters: &[LoraAdapter], batch: usize, batches: usize, steps: usize, assign: impl Fn(usize, usize) -> Option<usize>) -> f64 {
+fn throughput(model: &CausalLm, adapters: &[LoraAdapter], batch: usize, batches: usize, steps: usize, prompt_len: usize, assign: impl Fn(usize, usize) -> Option<usize>) -> f64 {
     let mut decode_time = Duration::ZERO;
     let mut tokens = 0usize;
     for b in 0..batches {
         let mut caches: Vec<KvCache> = (0..batch).map(|_| KvCache::new()).collect();
         let which: Vec<Option<&LoraAdapter>> = (0..batch).map(|j| assign(b, j).map(|a| &adapters[a])).collect();
-        let prompts: Vec<Vec<u32>> = (0..batch).map(|j| (0..16).map(|k| (100 + 37 * j + 11 * k + b) as u32).collect()).collect();
+        let prompts: Vec<Vec<u32>> = (0..batch).map(|j| (0..prompt_len).map(|k| (100 + 37 * j + 11 * k + b) as u32).collect()).collect();
         let mut next = prompts;
         for step in 0..=steps {
             let started = Instant::now();
@@ -85,6 +85,8 @@ fn main() {
     }
     let batch = env_usize("OPENLORA_BENCH_BATCH", 16);
     let steps = env_usize("OPENLORA_BENCH_STEPS", 16);
+    // Short prompts: the throughput runs time decode steps, the prefill is overhead.
+    let prompt_len = env_usize("OPENLORA_BENCH_PROMPT", 4);
     let single_n = env_usize("OPENLORA_BENCH_SINGLE_TOKENS", 128);
     let requant = std::env::var("OPENLORA_BENCH_Q8").is_ok_and(|v| v == "1");
     let opts = LoadOptions { requantize_q8_0: requant };
@@ -126,10 +128,10 @@ fn main() {
     println!("adapter cold load (read + validate, file in page cache) p50: {cold_p50:.2} ms (rank 8, all 7 projections), {qv_p50:.2} ms (rank 8, q_proj + v_proj)");
 
     let batches = n_adapters.div_ceil(batch);
-    let tps_base = throughput(&model, &adapters, batch, batches, steps, |_, _| None);
-    let tps_1 = throughput(&model, &adapters, batch, batches, steps, |_, _| Some(0));
-    let tps_10 = throughput(&model, &adapters, batch, batches, steps, |b, j| Some((b * batch + j) % 10));
-    let tps_100 = throughput(&model, &adapters, batch, batches, steps, |b, j| Some((b * batch + j) % n_adapters));
+    let tps_base = throughput(&model, &adapters, batch, batches, steps, prompt_len, |_, _| None);
+    let tps_1 = throughput(&model, &adapters, batch, batches, steps, prompt_len, |_, _| Some(0));
+    let tps_10 = throughput(&model, &adapters, batch, batches, steps, prompt_len, |b, j| Some((b * batch + j) % 10));
+    let tps_100 = throughput(&model, &adapters, batch, batches, steps, prompt_len, |b, j| Some((b * batch + j) % n_adapters));
     println!("decode throughput, batch {batch}, {batches} batches x {steps} steps:");
     for (name, v) in [("base only", tps_base), ("1 adapter", tps_1), ("10 adapters", tps_10), ("100 adapters", tps_100)] {
         println!("  {name:<13} {v:8.1} tokens/s  ({:5.1} % of base)", 100.0 * v / tps_base);
