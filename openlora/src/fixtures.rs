@@ -95,6 +95,11 @@ fn hf_tensors(cfg: &LmConfig, seed: u64) -> candle_core::Result<HashMap<String, 
             let shape = (cfg.out_features(m), cfg.in_features(m));
             let scale = 1.0 / (shape.1 as f32).sqrt() * 1.7;
             w.insert(format!("model.layers.{l}.{parent}.{}.weight", m.peft_name()), tensor(shape, next(), scale)?);
+            if cfg.arch == Arch::Qwen2 && m.index() < 3 {
+                // Seeded apart from the weights, so qwen2 and llama fixtures share every weight.
+                let b = values(shape.0, seed * 1_000_003 + (l * 7 + m.index()) as u64, 0.1);
+                w.insert(format!("model.layers.{l}.{parent}.{}.bias", m.peft_name()), Tensor::from_vec(b, shape.0, &Device::Cpu)?);
+            }
         }
     }
     Ok(w)
@@ -112,10 +117,15 @@ fn to_io(e: candle_core::Error) -> std::io::Error {
 
 /// A Hugging Face llama directory with random weights.
 pub fn write_tiny_hf(dir: &Path, seed: u64) -> std::io::Result<LmConfig> {
-    let cfg = tiny_config();
+    write_tiny_hf_arch(dir, seed, Arch::Llama)
+}
+
+/// A Hugging Face llama or qwen2 (q/k/v biases) directory with random weights.
+pub fn write_tiny_hf_arch(dir: &Path, seed: u64, arch: Arch) -> std::io::Result<LmConfig> {
+    let cfg = LmConfig { arch, ..tiny_config() };
     std::fs::create_dir_all(dir)?;
     let json = serde_json::json!({
-        "model_type": "llama", "vocab_size": cfg.vocab_size, "hidden_size": cfg.hidden_size,
+        "model_type": if arch == Arch::Qwen2 { "qwen2" } else { "llama" }, "vocab_size": cfg.vocab_size, "hidden_size": cfg.hidden_size,
         "intermediate_size": cfg.intermediate_size, "num_hidden_layers": cfg.num_layers,
         "num_attention_heads": cfg.num_heads, "num_key_value_heads": cfg.num_kv_heads,
         "rms_norm_eps": cfg.rms_eps, "rope_theta": cfg.rope_theta,

@@ -5,7 +5,7 @@ use std::path::Path;
 
 use openledger_attribution_engine::lm::model::LoadOptions;
 use openledger_attribution_engine::lm::{CausalLm, KvCache, LmConfig, LoraAdapter, SeqStep, TargetModule};
-use openlora::fixtures::{write_adapter, write_tiny_gguf, write_tiny_hf};
+use openlora::fixtures::{write_adapter, write_tiny_gguf, write_tiny_hf, write_tiny_hf_arch};
 
 const ALL: [TargetModule; 7] = TargetModule::ALL;
 
@@ -209,4 +209,23 @@ fn adapter_scale_follows_alpha_over_r() {
         assert!((y1[o] as f64 - acc).abs() < 1e-4, "row {o}: {} vs {acc}", y1[o]);
         assert!((y2[o] as f64 - 2.0 * acc).abs() < 2e-4);
     }
+}
+
+#[test]
+fn qwen2_with_qkv_biases_loads_and_takes_adapters() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cfg = write_tiny_hf_arch(&tmp.path().join("qwen"), 6, openledger_attribution_engine::lm::Arch::Qwen2).unwrap();
+    let model = CausalLm::load_hf_dir(&tmp.path().join("qwen")).unwrap();
+    assert_eq!(model.config.arch, openledger_attribution_engine::lm::Arch::Qwen2);
+    // The llama loader of the same weights would ignore the biases: the outputs must differ.
+    let llama_dir = tmp.path().join("llama");
+    write_tiny_hf(&llama_dir, 6).unwrap();
+    let llama = CausalLm::load_hf_dir(&llama_dir).unwrap();
+    let prompt = [5u32, 6, 7];
+    let base = run_alone(&model, &prompt, None, 3);
+    assert_ne!(base, run_alone(&llama, &prompt, None, 3), "q/k/v biases must be applied");
+    write_adapter(&tmp.path().join("z"), &cfg, 4, 8.0, &ALL, 1, true).unwrap();
+    write_adapter(&tmp.path().join("a"), &cfg, 4, 8.0, &ALL, 1, false).unwrap();
+    assert_eq!(run_alone(&model, &prompt, Some(&load_adapter(&tmp.path().join("z"), &cfg)), 3), base);
+    assert_ne!(run_alone(&model, &prompt, Some(&load_adapter(&tmp.path().join("a"), &cfg)), 3), base);
 }
