@@ -392,7 +392,7 @@ async fn generate(s: AppStateRef, account: String, p: Prepared, kind: Kind) -> R
         events: tx,
         arrived: p.started,
     })?;
-    let created = s.created.max(SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0));
+    let created = SystemTime::now().duration_since(UNIX_EPOCH).map_or(s.created, |d| d.as_secs());
     if p.stream {
         return Ok(stream_response(rx, p.id, p.model, created, kind).into_response());
     }
