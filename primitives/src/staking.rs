@@ -9,18 +9,17 @@ use codec::{Decode, DecodeWithMemTracking, Encode, MaxEncodedLen};
 use scale_info::TypeInfo;
 use sp_runtime::{DispatchError, Perbill};
 
-#[cfg(feature = "std")]
 use serde::{Deserialize, Serialize};
 
 use crate::datanets::ContributionId;
 use crate::models::ModelId;
 
-/// A role an account can declare; its bonded stake backs all of its roles at once.
+/// A role an account can declare; its bonded stake backs all of its roles at once. Serde
+/// without std: genesis stakers list their roles.
 #[derive(
     Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Debug, Encode, Decode, DecodeWithMemTracking,
-    TypeInfo, MaxEncodedLen,
+    TypeInfo, MaxEncodedLen, Serialize, Deserialize,
 )]
-#[cfg_attr(feature = "std", derive(Serialize, Deserialize))]
 pub enum Role {
     /// Candidate for the block-producing authority set.
     Validator,

@@ -3,7 +3,6 @@
 //! fresh account (the most storage writes).
 
 use super::*;
-use alloc::vec;
 use frame_benchmarking::v2::*;
 use frame_system::RawOrigin;
 

@@ -130,20 +130,7 @@ impl crate::benchmarking::BenchmarkHelper<u64, u64> for MockHelper {
     fn contribution(contributor: &u64) -> Option<ContributionId> {
         use frame_support::traits::fungible::Mutate;
         let _ = Balances::mint_into(contributor, 1_000);
-        let datanet = pallet_datanets::NextDatanetId::<Test>::get();
-        let name = b"bench".to_vec().try_into().ok()?;
-        Datanets::create_datanet(
-            RuntimeOrigin::signed(*contributor),
-            name,
-            Default::default(),
-            Default::default(),
-            Default::default(),
-            pallet_datanets::Admission::Open,
-            pallet_datanets::CurationPolicy::Owner,
-            0,
-            pallet_datanets::DepositPolicy::ReleaseAlways,
-        )
-        .ok()?;
+        let datanet = datanet_of(*contributor);
         contribute(datanet, *contributor, b"data")
     }
 }
@@ -198,9 +185,14 @@ pub fn contribute(datanet: DatanetId, who: u64, payload: &[u8]) -> Option<Contri
 
 /// An open datanet owned by `OWNER`.
 pub fn datanet() -> DatanetId {
+    datanet_of(OWNER)
+}
+
+/// An open datanet owned by `owner`.
+pub fn datanet_of(owner: u64) -> DatanetId {
     let id = pallet_datanets::NextDatanetId::<Test>::get();
     Datanets::create_datanet(
-        RuntimeOrigin::signed(OWNER),
+        RuntimeOrigin::signed(owner),
         b"corpus".to_vec().try_into().expect("fits"),
         Default::default(),
         Default::default(),

@@ -3,7 +3,6 @@
 //! that removes the ledger, and a block applying `MaxSlashesPerBlock` slashes with reporters.
 
 use super::*;
-use alloc::vec;
 use frame_benchmarking::v2::*;
 use frame_support::traits::{fungible::Mutate, Hooks};
 use frame_system::RawOrigin;

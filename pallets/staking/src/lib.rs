@@ -27,7 +27,8 @@
 //! The pallet is `pallet-session`'s `SessionManager`. When session `i` is planned, the
 //! validator candidates whose session keys are registered (`session.setKeys`) and whose stake
 //! meets the validator minimum are ranked by stake, highest first, ties broken by account id
-//! (lowest first), and the first [`ValidatorCount`] become the authority set of session `i`
+//! (lowest first), and the first [`ValidatorCount`] (sorted by account id, so that only a
+//! change of membership changes the authorities) become the authority set of session `i`
 //! (pallet-session queues it one session ahead, so a new candidate authors from the session
 //! after the next boundary). If no candidate qualifies, the current set stays.
 //!
@@ -360,7 +361,7 @@ pub mod pallet {
             to_reporter: BalanceOf<T>,
             to_treasury: BalanceOf<T>,
         },
-        /// The validators of session `session`, by stake.
+        /// The validators of session `session` (sorted by account id).
         ValidatorsSelected { session: u32, validators: Vec<T::AccountId> },
         /// The number of validators per session changed.
         ValidatorCountSet { count: u32 },
@@ -748,8 +749,9 @@ impl<T: Config> Pallet<T> {
         });
     }
 
-    /// The top `ValidatorCount` qualifying candidates: registered session keys, stake at least
-    /// `MinValidatorStake`; by stake descending, then account id ascending.
+    /// The top `ValidatorCount` qualifying candidates (registered session keys, stake at least
+    /// `MinValidatorStake`) ranked by stake descending, then account id ascending; returned
+    /// sorted by account id.
     pub fn select_validators() -> Vec<T::AccountId> {
         let min = T::MinValidatorStake::get();
         let mut ranked: Vec<(BalanceOf<T>, T::AccountId)> = Candidates::<T>::get()
@@ -762,7 +764,10 @@ impl<T: Config> Pallet<T> {
             .collect();
         ranked.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
         let n = ValidatorCount::<T>::get().min(T::MaxValidators::get()) as usize;
-        ranked.into_iter().take(n).map(|(_, who)| who).collect()
+        let mut selected: Vec<T::AccountId> = ranked.into_iter().take(n).map(|(_, who)| who).collect();
+        // Canonical order: a session changes the authorities only when the membership changes.
+        selected.sort();
+        selected
     }
 
     /// Checks the pallet's invariants: every ledger's total is exactly what is on hold for

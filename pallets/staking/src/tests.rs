@@ -311,13 +311,14 @@ fn role_errors() {
 fn validators_are_the_top_n_by_stake_with_keys() {
     build_and_execute(|| {
         // Stakes: GENESIS_VALIDATOR 2,000 (no keys yet), ALICE 3,000, BOB 1,500, CHARLIE 1,500,
-        // DAVE 900 (below the validator minimum once slashed below; here: never qualifies).
+        // EVE 1,000.
         for (who, stake) in [(ALICE, 3_000), (BOB, 1_500), (CHARLIE, 1_500), (EVE, 1_000)] {
             assert_ok!(Staking::bond(RuntimeOrigin::signed(who), stake));
             assert_ok!(Staking::declare_role(RuntimeOrigin::signed(who), Role::Validator));
             register_keys(who);
         }
-        // Two seats: ALICE, then the BOB/CHARLIE tie goes to the lower account id.
+        // Two seats: ALICE, then the BOB/CHARLIE tie goes to the lower account id. Sets come
+        // sorted by account id.
         assert_eq!(Staking::new_session(1), Some(vec![ALICE, BOB]));
         assert_eq!(last_event(), Ev::ValidatorsSelected { session: 1, validators: vec![ALICE, BOB] });
         // The genesis validator outranks BOB once it has keys.
@@ -327,13 +328,13 @@ fn validators_are_the_top_n_by_stake_with_keys() {
         assert_eq!(last_event(), Ev::ValidatorCountSet { count: 4 });
         assert_eq!(
             Staking::new_session(3),
-            Some(vec![ALICE, GENESIS_VALIDATOR, BOB, CHARLIE])
+            Some(vec![ALICE, BOB, CHARLIE, GENESIS_VALIDATOR])
         );
         // Stake changes reorder the set; unbonding below the minimum is refused while a
         // candidate, so CHARLIE drops out by dropping the role.
         assert_ok!(Staking::bond(RuntimeOrigin::signed(EVE), 5_000));
         assert_ok!(Staking::drop_role(RuntimeOrigin::signed(CHARLIE), Role::Validator));
-        assert_eq!(Staking::new_session(4), Some(vec![EVE, ALICE, GENESIS_VALIDATOR, BOB]));
+        assert_eq!(Staking::new_session(4), Some(vec![ALICE, BOB, EVE, GENESIS_VALIDATOR]));
     });
 }
 
