@@ -184,39 +184,29 @@ fn register_base_model_errors() {
                     ModelFormat::Safetensors,
                 )
             };
-        let root = RuntimeOrigin::root;
         assert_noop!(
             call(RuntimeOrigin::signed(ALICE), b"n", b"a", 1, 1, b""),
             BadOrigin
         );
-        assert_noop!(call(root(), b"", b"a", 1, 1, b""), Error::<Test>::EmptyName);
-        assert_noop!(
-            call(root(), b"\xff", b"a", 1, 1, b""),
-            Error::<Test>::InvalidUtf8
-        );
-        assert_noop!(
-            call(root(), b"n", b"", 1, 1, b""),
-            Error::<Test>::EmptyArchitecture
-        );
-        assert_noop!(
-            call(root(), b"n", b"\xc3", 1, 1, b""),
-            Error::<Test>::InvalidUtf8
-        );
-        assert_noop!(
-            call(root(), b"n", b"a", 1, 1, b"\xff"),
-            Error::<Test>::InvalidUtf8
-        );
-        assert_noop!(
-            call(root(), b"n", b"a", 0, 1, b""),
-            Error::<Test>::ZeroParameters
-        );
-        assert_noop!(
-            call(root(), b"n", b"a", 1, 100, b""),
-            Error::<Test>::DuplicateArtifact
-        );
+        // (name, architecture, parameters, weights hash, license) → error
+        let cases: [(&[u8], &[u8], u64, u8, &[u8], Error<Test>); 7] = [
+            (b"", b"a", 1, 1, b"", Error::<Test>::EmptyName),
+            (b"\xff", b"a", 1, 1, b"", Error::<Test>::InvalidUtf8),
+            (b"n", b"", 1, 1, b"", Error::<Test>::EmptyArchitecture),
+            (b"n", b"\xc3", 1, 1, b"", Error::<Test>::InvalidUtf8),
+            (b"n", b"a", 1, 1, b"\xff", Error::<Test>::InvalidUtf8),
+            (b"n", b"a", 0, 1, b"", Error::<Test>::ZeroParameters),
+            (b"n", b"a", 1, 100, b"", Error::<Test>::DuplicateArtifact),
+        ];
+        for (name, arch, params, art, lic, error) in cases {
+            assert_noop!(
+                call(RuntimeOrigin::root(), name, arch, params, art, lic),
+                error
+            );
+        }
         NextBaseModelId::<Test>::put(BaseModelId::MAX);
         assert_noop!(
-            call(root(), b"n", b"a", 1, 1, b""),
+            call(RuntimeOrigin::root(), b"n", b"a", 1, 1, b""),
             Error::<Test>::TooManyBaseModels
         );
         NextBaseModelId::<Test>::put(1);
