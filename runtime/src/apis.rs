@@ -344,9 +344,9 @@ impl_runtime_apis! {
         ) -> Result<Vec<frame_benchmarking::BenchmarkBatch>, alloc::string::String> {
             use crate::benchmarks::*;
             use frame_benchmarking::BenchmarkBatch;
-            use frame_support::traits::TrackedStorageKey;
+            use frame_support::traits::{TrackedStorageKey, WhitelistedStorageKeys};
 
-            let whitelist: Vec<TrackedStorageKey> = frame_support::traits::WhitelistedStorageKeys::whitelisted_storage_keys();
+            let whitelist: Vec<TrackedStorageKey> = crate::AllPalletsWithSystem::whitelisted_storage_keys();
             let mut batches = Vec::<BenchmarkBatch>::new();
             let params = (&config, &whitelist);
             add_benchmarks!(params, batches);
