@@ -210,6 +210,27 @@ impl pallet_models::Config for Runtime {
     type BenchmarkHelper = ModelsBenchmarkHelper;
 }
 
+/// Creates an open, owner-curated datanet without deposits, owned by `owner`: the datanet the
+/// benchmark helpers below put contributions in.
+#[cfg(feature = "runtime-benchmarks")]
+fn bench_datanet(owner: &AccountId) -> Result<pallet_datanets::DatanetId, sp_runtime::DispatchError> {
+    use pallet_datanets::{Admission, CurationPolicy, DepositPolicy};
+
+    let datanet = pallet_datanets::NextDatanetId::<Runtime>::get();
+    Datanets::create_datanet(
+        RuntimeOrigin::signed(owner.clone()),
+        b"bench".to_vec().try_into().map_err(|_| "name too long")?,
+        Default::default(),
+        Default::default(),
+        Default::default(),
+        Admission::Open,
+        CurationPolicy::Owner,
+        0,
+        DepositPolicy::ReleaseAlways,
+    )?;
+    Ok(datanet)
+}
+
 /// Makes the published datanet versions the models benchmarks refer to, through the Datanets
 /// pallet's own calls (so they run on the `development` preset's state).
 #[cfg(feature = "runtime-benchmarks")]
@@ -224,23 +245,11 @@ impl pallet_models::BenchmarkHelper for ModelsBenchmarkHelper {
         sp_runtime::DispatchError,
     > {
         use frame_support::traits::fungible::Mutate;
-        use pallet_datanets::{Admission, CurationPolicy, DepositPolicy};
 
         let owner: AccountId = frame_benchmarking::account("datanet-owner", 0, 0);
         Balances::set_balance(&owner, 1_000 * OPEN);
         let origin = || RuntimeOrigin::signed(owner.clone());
-        let datanet = pallet_datanets::NextDatanetId::<Runtime>::get();
-        Datanets::create_datanet(
-            origin(),
-            b"bench".to_vec().try_into().map_err(|_| "name too long")?,
-            Default::default(),
-            Default::default(),
-            Default::default(),
-            Admission::Open,
-            CurationPolicy::Owner,
-            0,
-            DepositPolicy::ReleaseAlways,
-        )?;
+        let datanet = bench_datanet(&owner)?;
         // `contribute` indexes its payload under the current extrinsic.
         frame_system::Pallet::<Runtime>::set_extrinsic_index(0);
         for v in 0..n {
@@ -372,23 +381,10 @@ impl pallet_rewards::benchmarking::BenchmarkHelper<AccountId, Balance> for Rewar
 
     fn contribution(contributor: &AccountId) -> Option<openledger_primitives::datanets::ContributionId> {
         use frame_support::traits::fungible::Mutate;
-        use pallet_datanets::{Admission, CurationPolicy, DepositPolicy};
 
         Balances::mint_into(contributor, 1_000 * OPEN).ok()?;
         let origin = RuntimeOrigin::signed(contributor.clone());
-        let datanet = pallet_datanets::NextDatanetId::<Runtime>::get();
-        Datanets::create_datanet(
-            origin.clone(),
-            b"bench".to_vec().try_into().ok()?,
-            Default::default(),
-            Default::default(),
-            Default::default(),
-            Admission::Open,
-            CurationPolicy::Owner,
-            0,
-            DepositPolicy::ReleaseAlways,
-        )
-        .ok()?;
+        let datanet = bench_datanet(contributor).ok()?;
         let contribution = pallet_datanets::NextContributionId::<Runtime>::get();
         // `contribute` indexes its payload under the current extrinsic.
         frame_system::Pallet::<Runtime>::set_extrinsic_index(0);
