@@ -2,6 +2,7 @@
 
 #![cfg_attr(not(feature = "std"), no_std)]
 
+pub mod attribution;
 pub mod datanets;
 pub mod models;
 pub mod rewards;

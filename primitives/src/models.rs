@@ -235,6 +235,8 @@ pub struct ModelSummary<AccountId, Balance> {
     pub artifact_hash: Hash,
     /// Content hash of the attribution index (suffix array and/or projected gradients).
     pub attribution_index_hash: Hash,
+    /// The base model's tokenizer hash (LoRA adapters), what token attribution tokenises with.
+    pub tokenizer_hash: Option<Hash>,
 }
 
 /// Read access to the model registry for other pallets.

@@ -75,12 +75,13 @@ pub trait DistributeFee<AccountId, Balance> {
     /// Splits `fee`, held by `payer` (e.g. an escrow account), by `model`'s fee split: the
     /// contributors' part by `shares` (contribution → parts per billion, summing to exactly
     /// 10^9, or empty when nothing was attributed), the attestors' part equally among
-    /// `attestors`. Every unit of `fee` is moved; nothing is moved on error.
+    /// `attestors`. Every unit of `fee` is moved; nothing is moved on error. Returns what each
+    /// contribution of `shares` was paid, in the order of `shares`.
     fn distribute(
         payer: &AccountId,
         fee: Balance,
         model: ModelId,
         shares: &[(ContributionId, u32)],
         attestors: &[AccountId],
-    ) -> Result<(), DispatchError>;
+    ) -> Result<Vec<(ContributionId, Balance)>, DispatchError>;
 }

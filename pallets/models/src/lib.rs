@@ -982,6 +982,7 @@ impl<T: Config> ModelInspect<T::AccountId, BalanceOf<T>> for Pallet<T> {
             datanet_versions: m.datanet_versions.into_inner(),
             artifact_hash: m.artifact_hash,
             attribution_index_hash: m.attribution_index_hash,
+            tokenizer_hash: m.base.and_then(BaseModels::<T>::get).map(|b| b.tokenizer_hash),
         })
     }
 

@@ -896,6 +896,7 @@ fn model_inspect_reports_the_registry() {
                 datanet_versions: vec![(1, 1)],
                 artifact_hash: h(1),
                 attribution_index_hash: h(11),
+                tokenizer_hash: Some(h(200)),
             }
         );
         assert_eq!(<I as ModelInspect<u64, u64>>::owner(id), Some(OWNER));

@@ -470,11 +470,11 @@ impl<T: Config> DistributeFee<T::AccountId, BalanceOf<T>> for Pallet<T> {
         model: ModelId,
         shares: &[(ContributionId, u32)],
         attestors: &[T::AccountId],
-    ) -> Result<(), DispatchError> {
+    ) -> Result<Vec<(ContributionId, BalanceOf<T>)>, DispatchError> {
         let split = Self::plan(payer, fee, model, shares, attestors)?;
         let to_pot = fee.saturating_sub(split.treasury);
         // All or nothing: a failed transfer rolls back everything done so far.
-        frame_support::storage::with_storage_layer(|| -> DispatchResult {
+        frame_support::storage::with_storage_layer(|| -> Result<Vec<_>, DispatchError> {
             if !to_pot.is_zero() {
                 T::Currency::transfer(payer, &Self::pot_account(), to_pot, Preservation::Expendable)?;
             }
@@ -512,7 +512,7 @@ impl<T: Config> DistributeFee<T::AccountId, BalanceOf<T>> for Pallet<T> {
                 attestors: attestors_total,
                 treasury: split.treasury,
             });
-            Ok(())
+            Ok(split.contributors.iter().map(|(c, _, amount)| (*c, *amount)).collect())
         })
     }
 }

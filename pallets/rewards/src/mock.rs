@@ -88,6 +88,7 @@ pub fn add_model(model: ModelId, owner: u64, split: [u32; 4]) {
         datanet_versions: vec![],
         artifact_hash: H256::repeat_byte(1),
         attribution_index_hash: H256::repeat_byte(2),
+        tokenizer_hash: None,
     };
     MODELS.with(|m| m.borrow_mut().insert(model, summary));
 }
