@@ -45,4 +45,11 @@ pub struct Cli {
 
     #[clap(flatten)]
     pub run: sc_cli::RunCmd,
+
+    /// Where the attribution engine of the off-chain workers finds tokenizers
+    /// (`tokenizers/<blake2-256 hex>.json`) and gradient-influence indexes
+    /// (`influence/<hash hex>/`), and caches the token indexes it builds
+    /// (default: `<base path>/attribution`).
+    #[arg(long, value_name = "PATH")]
+    pub attribution_dir: Option<std::path::PathBuf>,
 }

@@ -110,17 +110,20 @@ pub fn run() -> sc_cli::Result<()> {
         },
         None => {
             let runner = cli.create_runner(&cli.run)?;
+            let attribution_dir = cli.attribution_dir.clone();
             runner.run_node_until_exit(|config| async move {
+                let attribution_dir = attribution_dir
+                    .unwrap_or_else(|| config.base_path.path().join("attribution"));
                 match config.network.network_backend {
                     sc_network::config::NetworkBackendType::Libp2p => service::new_full::<
                         sc_network::NetworkWorker<
                             Block,
                             <Block as sp_runtime::traits::Block>::Hash,
                         >,
-                    >(config)
+                    >(config, attribution_dir)
                     .map_err(sc_cli::Error::Service),
                     sc_network::config::NetworkBackendType::Litep2p =>
-                        service::new_full::<sc_network::Litep2pNetworkBackend>(config)
+                        service::new_full::<sc_network::Litep2pNetworkBackend>(config, attribution_dir)
                             .map_err(sc_cli::Error::Service),
                 }
             })

@@ -2,6 +2,7 @@
 
 #![warn(missing_docs)]
 
+mod attribution;
 mod chain_spec;
 mod cli;
 mod command;

@@ -13,8 +13,12 @@ use sc_telemetry::{Telemetry, TelemetryWorker};
 use sc_transaction_pool_api::OffchainTransactionPoolFactory;
 use sp_consensus_aura::sr25519::{AuthorityId as AuraId, AuthorityPair as AuraPair};
 
-/// Host functions the runtime may call: the standard Substrate set.
-pub type HostFunctions = sp_io::SubstrateHostFunctions;
+/// Host functions the runtime may call: the standard Substrate set and the native
+/// attribution engine (which only off-chain workers have an engine behind).
+pub type HostFunctions = (
+    sp_io::SubstrateHostFunctions,
+    openledger_primitives::attribution::attribution_engine::HostFunctions,
+);
 
 pub(crate) type FullClient =
     sc_service::TFullClient<Block, RuntimeApi, sc_executor::WasmExecutor<HostFunctions>>;
@@ -133,6 +137,7 @@ pub fn new_partial(config: &Configuration) -> Result<Service, ServiceError> {
 /// authority, Aura authoring and the GRANDPA voter.
 pub fn new_full<N: sc_network::NetworkBackend<Block, <Block as sp_runtime::traits::Block>::Hash>>(
     config: Configuration,
+    attribution_dir: std::path::PathBuf,
 ) -> Result<TaskManager, ServiceError> {
     let sc_service::PartialComponents {
         client,
@@ -202,7 +207,23 @@ pub fn new_full<N: sc_network::NetworkBackend<Block, <Block as sp_runtime::trait
                 )),
                 network_provider: Arc::new(network.clone()),
                 enable_http_requests: true,
-                custom_extensions: |_| vec![],
+                // The native attribution engine, for the attribution pallet's worker only:
+                // block import and RPC never see it.
+                custom_extensions: {
+                    let source = client.clone();
+                    let engine: Arc<dyn openledger_primitives::attribution::Engine> =
+                        Arc::new(crate::attribution::NodeEngine::new(
+                            attribution_dir,
+                            Box::new(move |hash| {
+                                source.indexed_transaction(hash).map_err(|e| e.to_string())
+                            }),
+                        ));
+                    move |_| {
+                        vec![Box::new(openledger_primitives::attribution::AttributionEngineExt(
+                            engine.clone(),
+                        )) as Box<dyn sp_externalities::Extension>]
+                    }
+                },
             })?;
         task_manager.spawn_handle().spawn(
             "offchain-workers-runner",

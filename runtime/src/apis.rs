@@ -1,7 +1,7 @@
 //! Runtime APIs: what the node, polkadot.js and dApps can ask the runtime.
 
 use crate::{
-    genesis_config_presets, opaque::SessionKeys, AccountId, Aura,
+    genesis_config_presets, opaque::SessionKeys, AccountId, Attribution, Aura,
     Balance, Block, BlockNumber, Datanets, Executive, Grandpa, InherentDataExt, Models, Nonce, Rewards, Runtime,
     RuntimeCall,
     RuntimeGenesisConfig, System, TransactionPayment, VERSION,
@@ -16,6 +16,7 @@ use openledger_primitives::datanets::{
     VersionNumber,
 };
 use openledger_primitives::models::{BaseModelId, BaseModelInfo, FeeSplitBounds, ModelId, ModelInfo};
+use openledger_primitives::attribution::{InferenceAttribution, JobId, JobInfo};
 use openledger_primitives::rewards::{AccountRewards, ContributionRewards, ModelRewards, TreasuryInfo};
 use pallet_grandpa::AuthorityId as GrandpaId;
 use sp_api::impl_runtime_apis;
@@ -288,6 +289,24 @@ impl_runtime_apis! {
 
         fn fee_split_bounds() -> FeeSplitBounds {
             Models::api_fee_split_bounds()
+        }
+    }
+
+    impl openledger_primitives::attribution::AttributionApi<Block, AccountId, Balance, BlockNumber> for Runtime {
+        fn job(id: JobId) -> Option<JobInfo<AccountId, Balance, BlockNumber>> {
+            Attribution::api_job(id)
+        }
+
+        fn inference_attribution(id: JobId) -> Option<InferenceAttribution<AccountId, Balance, BlockNumber>> {
+            Attribution::api_inference_attribution(id)
+        }
+
+        fn model_inferences(model: ModelId, start: u32, limit: u32) -> Vec<JobInfo<AccountId, Balance, BlockNumber>> {
+            Attribution::api_model_inferences(model, start, limit)
+        }
+
+        fn credit(who: AccountId) -> Balance {
+            Attribution::credit(&who)
         }
     }
 

@@ -392,3 +392,145 @@ impl pallet_rewards::benchmarking::BenchmarkHelper<AccountId, Balance> for Rewar
         Some(contribution)
     }
 }
+
+parameter_types! {
+    /// The escrow inference fees wait in until their attribution is final.
+    pub const AttributionPalletId: PalletId = PalletId(*b"ol/attrb");
+    /// Attestors per attribution job (`k`).
+    pub const AttestorsPerJob: u32 = 3;
+    /// Blocks the attestors of a job have to post their results (1 minute).
+    pub const ResultDeadline: BlockNumber = 30;
+    pub const DissentSlash: Perbill = Perbill::from_percent(10);
+    pub const TimeoutSlash: Perbill = Perbill::from_percent(1);
+}
+
+impl pallet_attribution::Config for Runtime {
+    type Currency = Balances;
+    type RuntimeHoldReason = RuntimeHoldReason;
+    type Models = Models;
+    type Datanets = Datanets;
+    type Staking = Staking;
+    type Slasher = Staking;
+    type Rewards = crate::Rewards;
+    type GatewayOrigin = EnsureRoot<AccountId>;
+    type AuthorityId = pallet_attribution::crypto::AttestorId;
+    type PalletId = AttributionPalletId;
+    type AttestorsPerJob = AttestorsPerJob;
+    type ResultDeadline = ResultDeadline;
+    /// A long completion; its ids take 4 bytes each in the block body.
+    type MaxOutputTokens = ConstU32<16_384>;
+    /// As many as the rewards pallet distributes to.
+    type MaxShares = ConstU32<64>;
+    type MaxJobsPerBlock = ConstU32<64>;
+    type DissentSlash = DissentSlash;
+    type TimeoutSlash = TimeoutSlash;
+    type MaxPageSize = ConstU32<100>;
+    type WeightInfo = pallet_attribution::weights::SubstrateWeight<Runtime>;
+    #[cfg(feature = "runtime-benchmarks")]
+    type BenchmarkHelper = AttributionBenchmarkHelper;
+}
+
+impl frame_system::offchain::SigningTypes for Runtime {
+    type Public = <crate::Signature as sp_runtime::traits::Verify>::Signer;
+    type Signature = crate::Signature;
+}
+
+impl<LocalCall> frame_system::offchain::CreateTransactionBase<LocalCall> for Runtime
+where
+    RuntimeCall: From<LocalCall>,
+{
+    type RuntimeCall = RuntimeCall;
+    type Extrinsic = crate::UncheckedExtrinsic;
+}
+
+/// Off-chain workers sign their transactions like wallets do: immortal, no tip.
+impl<LocalCall> frame_system::offchain::CreateSignedTransaction<LocalCall> for Runtime
+where
+    RuntimeCall: From<LocalCall>,
+{
+    fn create_signed_transaction<
+        C: frame_system::offchain::AppCrypto<Self::Public, Self::Signature>,
+    >(
+        call: RuntimeCall,
+        public: Self::Public,
+        account: AccountId,
+        nonce: Nonce,
+    ) -> Option<crate::UncheckedExtrinsic> {
+        use codec::Encode;
+        let extension = crate::tx_extension(nonce, 0);
+        let payload = crate::SignedPayload::new(call, extension).ok()?;
+        let signature = payload.using_encoded(|bytes| C::sign(bytes, public))?;
+        let (call, extension, _) = payload.deconstruct();
+        Some(crate::UncheckedExtrinsic::new_signed(call, account.into(), signature, extension))
+    }
+}
+
+/// Creates the model, data and staked attestors the attribution benchmarks use, through the
+/// pallets' own calls.
+#[cfg(feature = "runtime-benchmarks")]
+pub struct AttributionBenchmarkHelper;
+
+#[cfg(feature = "runtime-benchmarks")]
+impl pallet_attribution::benchmarking::BenchmarkHelper<Runtime> for AttributionBenchmarkHelper {
+    fn model_with_contributions(
+        count: u32,
+    ) -> (openledger_primitives::models::ModelId, alloc::vec::Vec<openledger_primitives::datanets::ContributionId>)
+    {
+        use frame_support::traits::fungible::Mutate;
+
+        let owner: AccountId = frame_benchmarking::account("datanet-owner", 0, 0);
+        Balances::set_balance(&owner, 1_000_000 * OPEN);
+        let origin = || RuntimeOrigin::signed(owner.clone());
+        let datanet = bench_datanet(&owner).expect("the owner is funded");
+        frame_system::Pallet::<Runtime>::set_extrinsic_index(0);
+        let mut contributions = alloc::vec::Vec::new();
+        for i in 0..count {
+            let contribution = pallet_datanets::NextContributionId::<Runtime>::get();
+            Datanets::contribute(origin(), datanet, i.to_le_bytes().to_vec()).expect("contributed");
+            Datanets::accept(origin(), contribution).expect("accepted");
+            contributions.push(contribution);
+        }
+        Datanets::publish_version(origin(), datanet).expect("published");
+        let version = pallet_datanets::Datanets::<Runtime>::get(datanet)
+            .map(|d| d.latest_version)
+            .expect("the datanet exists");
+        let model = pallet_models::NextModelId::<Runtime>::get();
+        let split = pallet_models::SplitBounds::<Runtime>::get();
+        Models::register_model(
+            origin(),
+            b"bench".to_vec().try_into().expect("short"),
+            openledger_primitives::models::ModelKind::Specialised,
+            None,
+            alloc::vec![(datanet, version)],
+            Hash::repeat_byte(1),
+            <sp_runtime::traits::BlakeTwo256 as sp_runtime::traits::Hash>::hash_of(&model),
+            Hash::repeat_byte(2),
+            OPEN,
+            openledger_primitives::models::FeeSplit {
+                owner: split.max_owner,
+                contributors: split.min_contributors,
+                attestors: split.min_attestors,
+                treasury: Perbill::one() - split.max_owner - split.min_contributors - split.min_attestors,
+            },
+            None,
+        )
+        .expect("registered");
+        (model, contributions)
+    }
+
+    fn attestors(count: u32) -> alloc::vec::Vec<AccountId> {
+        use frame_support::traits::fungible::Mutate;
+        use openledger_primitives::staking::Role;
+
+        (0..count)
+            .map(|i| {
+                let who: AccountId = frame_benchmarking::account("attestor", i, 0);
+                Balances::set_balance(&who, 1_000_000 * OPEN);
+                let origin = RuntimeOrigin::signed(who.clone());
+                Staking::bond(origin.clone(), 10_000 * OPEN).expect("funded");
+                Staking::declare_role(origin, Role::Attestor).expect("staked");
+                who
+            })
+            .collect()
+    }
+}

@@ -6,12 +6,13 @@
 //! (so any amount can be paid into them), and Alice, who is also sudo, holds the rest as the
 //! foundation's reserve.
 //!
-//! The validators are stakers: each bonds [`GENESIS_VALIDATOR_STAKE`] with the validator role
+//! The validators are stakers: each bonds [`GENESIS_VALIDATOR_STAKE`] with the validator and
+//! attestor roles (their nodes compute attribution jobs once their `attr` key is inserted)
 //! and has its session keys registered, so the session pallet selects them (top-N by stake)
 //! and hands their keys to Aura and GRANDPA at genesis.
 
 use crate::{
-    configs::{RewardsPalletId, TreasuryPalletId},
+    configs::{AttributionPalletId, RewardsPalletId, TreasuryPalletId},
     fees::EXISTENTIAL_DEPOSIT,
     opaque::SessionKeys,
     AccountId, Balance, BalancesConfig, RuntimeGenesisConfig, SessionConfig, StakingConfig,
@@ -47,13 +48,15 @@ pub fn genesis_balances(endowed: &[AccountId]) -> Vec<(AccountId, Balance)> {
     balances
 }
 
-/// `genesis_balances`, plus the existential deposit for the rewards pot and the treasury,
+/// `genesis_balances`, plus the existential deposit for the rewards pot, the treasury and the
+/// attribution escrow,
 /// taken from the first account's share so the supply stays exact.
 fn balances_with_pallet_accounts(endowed: &[AccountId]) -> Vec<(AccountId, Balance)> {
     let mut balances = genesis_balances(endowed);
-    let pallet_accounts: [AccountId; 2] = [
+    let pallet_accounts: [AccountId; 3] = [
         RewardsPalletId::get().into_account_truncating(),
         TreasuryPalletId::get().into_account_truncating(),
+        AttributionPalletId::get().into_account_truncating(),
     ];
     if let Some((_, reserve)) = balances.first_mut() {
         *reserve -= EXISTENTIAL_DEPOSIT * pallet_accounts.len() as Balance;
@@ -73,7 +76,9 @@ fn testnet_genesis(
         staking: StakingConfig {
             stakers: initial_authorities
                 .iter()
-                .map(|(account, _, _)| (account.clone(), GENESIS_VALIDATOR_STAKE, vec![Role::Validator]))
+                .map(|(account, _, _)| {
+                    (account.clone(), GENESIS_VALIDATOR_STAKE, vec![Role::Validator, Role::Attestor])
+                })
                 .collect::<Vec<_>>(),
             validator_count,
         },

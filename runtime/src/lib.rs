@@ -181,4 +181,7 @@ mod runtime {
 
     #[runtime::pallet_index(14)]
     pub type Rewards = pallet_rewards;
+
+    #[runtime::pallet_index(15)]
+    pub type Attribution = pallet_attribution;
 }

@@ -25,6 +25,11 @@ impl Tokenizer {
             .map_err(|e| Error::Tokenizer(format!("{}: {e}", path.display())))
     }
 
+    /// Number of token ids, added tokens included.
+    pub fn vocab_size(&self) -> usize {
+        self.0.get_vocab_size(true)
+    }
+
     /// Token ids of `text`, without special tokens.
     pub fn encode(&self, text: &str) -> Result<Vec<u32>> {
         let enc = self.0.encode(text, false).map_err(|e| Error::Tokenizer(e.to_string()))?;

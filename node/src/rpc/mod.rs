@@ -1,6 +1,7 @@
 //! The node's JSON-RPC methods beyond Substrate's standard set (`system_*`, `chain_*`,
 //! `state_*`, `author_*`, which `sc_service` adds itself).
 
+pub mod attribution;
 pub mod datanets;
 pub mod models;
 pub mod rewards;
@@ -58,7 +59,8 @@ pub struct FullDeps<C, P> {
 
 /// All the node's extra RPC methods: account nonces (`system_accountNextIndex`, `system_dryRun`),
 /// fee queries (`payment_queryInfo`, `payment_queryFeeDetails`), datanets (`datanets_*`),
-/// the model registry (`models_*`) and rewards (`rewards_*`).
+/// the model registry (`models_*`), rewards (`rewards_*`) and Proof of Attribution
+/// (`attribution_*`).
 pub fn create_full<C, P>(
     deps: FullDeps<C, P>,
 ) -> Result<RpcModule<()>, Box<dyn std::error::Error + Send + Sync>>
@@ -76,9 +78,11 @@ where
     C::Api: openledger_primitives::datanets::DatanetsApi<Block, AccountId, Balance, BlockNumber>,
     C::Api: openledger_primitives::models::ModelsApi<Block, AccountId, Balance, BlockNumber>,
     C::Api: openledger_primitives::rewards::RewardsApi<Block, AccountId, Balance>,
+    C::Api: openledger_primitives::attribution::AttributionApi<Block, AccountId, Balance, BlockNumber>,
     P: TransactionPool + 'static,
 {
     use pallet_transaction_payment_rpc::{TransactionPayment, TransactionPaymentApiServer};
+    use attribution::{Attribution, AttributionRpcServer};
     use datanets::{Datanets, DatanetsRpcServer};
     use models::{Models, ModelsRpcServer};
     use rewards::{Rewards, RewardsRpcServer};
@@ -91,7 +95,8 @@ where
     module.merge(TransactionPayment::new(client.clone()).into_rpc())?;
     module.merge(Datanets::new(client.clone()).into_rpc())?;
     module.merge(Models::new(client.clone()).into_rpc())?;
-    module.merge(Rewards::new(client).into_rpc())?;
+    module.merge(Rewards::new(client.clone()).into_rpc())?;
+    module.merge(Attribution::new(client).into_rpc())?;
 
     Ok(module)
 }
