@@ -7,12 +7,15 @@
 use std::time::Instant;
 
 use openledger_attribution_engine::influence::{
-    index::AttributionIndex, rng::SplitMix64, Classifier, Dataset, Method, MethodOptions, ModelConfig,
+    index::AttributionIndex, rng::SplitMix64, Classifier, Dataset, Method, MethodOptions,
+    ModelConfig,
 };
 
 fn blobs(n: usize, d: usize, k: usize, seed: u64) -> Dataset {
     let mut rng = SplitMix64::new(seed);
-    let centres: Vec<Vec<f64>> = (0..k).map(|_| (0..d).map(|_| rng.normal() * 0.5).collect()).collect();
+    let centres: Vec<Vec<f64>> = (0..k)
+        .map(|_| (0..d).map(|_| rng.normal() * 0.5).collect())
+        .collect();
     let mut x = Vec::with_capacity(n * d);
     let mut y = Vec::with_capacity(n);
     for i in 0..n {
@@ -20,11 +23,15 @@ fn blobs(n: usize, d: usize, k: usize, seed: u64) -> Dataset {
         x.extend((0..d).map(|j| centres[c][j] + rng.normal()));
         y.push(c);
     }
-    Dataset::new(x, y, Some((0..n as u64).map(|i| i / 10).collect()), d).expect("valid synthetic data")
+    Dataset::new(x, y, Some((0..n as u64).map(|i| i / 10).collect()), d)
+        .expect("valid synthetic data")
 }
 
 fn main() {
-    let args: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with("--")).collect();
+    let args: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with("--"))
+        .collect();
     let n: usize = args.first().and_then(|s| s.parse().ok()).unwrap_or(10_000);
     let k: usize = args.get(1).and_then(|s| s.parse().ok()).unwrap_or(128);
     let reps: usize = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(200);

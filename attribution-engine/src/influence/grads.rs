@@ -62,14 +62,20 @@ pub fn per_example_grads_generic(
 }
 
 /// Per-example gradients of a classifier through the generic (one backward per example) path.
-pub fn classifier_grads_generic(model: &Classifier, ds: &Dataset, target: Target) -> Result<GradMatrix> {
+pub fn classifier_grads_generic(
+    model: &Classifier,
+    ds: &Dataset,
+    target: Target,
+) -> Result<GradMatrix> {
     let x = model.x_tensor(ds)?;
     let oh = model.y_onehot(ds)?;
     let vars = model.vars();
     per_example_grads_generic(&vars, ds.n, |i| {
         let xi = x.narrow(0, i, 1)?;
         let oi = oh.narrow(0, i, 1)?;
-        Ok(model.per_example(&model.logits(&xi)?, &oi, target)?.sum_all()?)
+        Ok(model
+            .per_example(&model.logits(&xi)?, &oi, target)?
+            .sum_all()?)
     })
 }
 
@@ -95,7 +101,10 @@ pub fn per_example_grads(model: &Classifier, ds: &Dataset, target: Target) -> Re
                 Some(g) => g.clone(),
                 None => probe.as_tensor().zeros_like()?,
             };
-            let gw = delta.unsqueeze(2)?.broadcast_mul(&a.unsqueeze(1)?)?.flatten_from(1)?;
+            let gw = delta
+                .unsqueeze(2)?
+                .broadcast_mul(&a.unsqueeze(1)?)?
+                .flatten_from(1)?;
             blocks.push(gw);
             blocks.push(delta);
         }
@@ -108,7 +117,12 @@ pub fn per_example_grads(model: &Classifier, ds: &Dataset, target: Target) -> Re
 
 /// Full-batch objective gradient at flat parameters `theta` (the model's parameters are
 /// restored afterwards).
-pub fn objective_grad_at(model: &Classifier, x: &Tensor, oh: &Tensor, theta: &[f64]) -> Result<Vec<f64>> {
+pub fn objective_grad_at(
+    model: &Classifier,
+    x: &Tensor,
+    oh: &Tensor,
+    theta: &[f64],
+) -> Result<Vec<f64>> {
     let saved = model.params()?;
     model.set_params(theta)?;
     let r = model.objective_grad(x, oh);
@@ -118,7 +132,13 @@ pub fn objective_grad_at(model: &Classifier, x: &Tensor, oh: &Tensor, theta: &[f
 
 /// Hessian-vector product of the training objective by central differences of the gradient
 /// (generic over any model; step scaled to `v`).
-pub fn hvp_fd(model: &Classifier, x: &Tensor, oh: &Tensor, theta: &[f64], v: &[f64]) -> Result<Vec<f64>> {
+pub fn hvp_fd(
+    model: &Classifier,
+    x: &Tensor,
+    oh: &Tensor,
+    theta: &[f64],
+    v: &[f64],
+) -> Result<Vec<f64>> {
     let nv = dot(v, v).sqrt();
     if nv == 0.0 {
         return Ok(vec![0.0; v.len()]);
@@ -129,7 +149,11 @@ pub fn hvp_fd(model: &Classifier, x: &Tensor, oh: &Tensor, theta: &[f64], v: &[f
     let tm: Vec<f64> = theta.iter().zip(v).map(|(t, d)| t - eps * d).collect();
     let gp = objective_grad_at(model, x, oh, &tp)?;
     let gm = objective_grad_at(model, x, oh, &tm)?;
-    Ok(gp.iter().zip(&gm).map(|(a, b)| (a - b) / (2.0 * eps)).collect())
+    Ok(gp
+        .iter()
+        .zip(&gm)
+        .map(|(a, b)| (a - b) / (2.0 * eps))
+        .collect())
 }
 
 /// Explicit Hessian of the training objective (p × p, row-major). Logistic regression: the

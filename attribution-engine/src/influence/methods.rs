@@ -58,7 +58,9 @@ impl std::str::FromStr for Method {
             "tracin" => Ok(Method::TracIn),
             "trak" => Ok(Method::Trak),
             "datainf" => Ok(Method::DataInf),
-            other => Err(invalid(format!("unknown method `{other}` (if, tracin, trak, datainf)"))),
+            other => Err(invalid(format!(
+                "unknown method `{other}` (if, tracin, trak, datainf)"
+            ))),
         }
     }
 }
@@ -120,7 +122,11 @@ pub struct Features {
 fn check(model: &Classifier, train: &Dataset, test: &Dataset) -> Result<()> {
     for (what, ds) in [("training set", train), ("test set", test)] {
         if ds.d != model.d {
-            return Err(InfluenceError::FeatureMismatch { what: what.into(), got: ds.d, expected: model.d });
+            return Err(InfluenceError::FeatureMismatch {
+                what: what.into(),
+                got: ds.d,
+                expected: model.d,
+            });
         }
         ds.check_labels(model.cfg.classes, what)?;
     }
@@ -133,7 +139,11 @@ fn check(model: &Classifier, train: &Dataset, test: &Dataset) -> Result<()> {
 fn map_rows(g: &GradMatrix, f: impl Fn(&[f64]) -> Vec<f64> + Sync) -> GradMatrix {
     let rows: Vec<Vec<f64>> = (0..g.n).into_par_iter().map(|i| f(g.row(i))).collect();
     let p = rows.first().map_or(g.p, |r| r.len());
-    GradMatrix { n: g.n, p, data: rows.concat() }
+    GradMatrix {
+        n: g.n,
+        p,
+        data: rows.concat(),
+    }
 }
 
 fn project(proj: &Option<Projector>, g: GradMatrix) -> Result<GradMatrix> {
@@ -169,7 +179,9 @@ pub fn features(
         return Err(invalid("ensemble size must be ≥ 1"));
     }
     if opts.ensemble > 1 {
-        let (k, seed) = opts.projection.ok_or_else(|| invalid("an ensemble needs a projection (k)"))?;
+        let (k, seed) = opts
+            .projection
+            .ok_or_else(|| invalid("an ensemble needs a projection (k)"))?;
         let e = opts.ensemble;
         let mut parts = Vec::with_capacity(e);
         for i in 0..e {
@@ -180,8 +192,12 @@ pub fn features(
         }
         let s = 1.0 / (e as f64).sqrt();
         let scale = |g: GradMatrix| map_rows(&g, |r| r.iter().map(|v| v * s).collect());
-        let test_side = scale(concat_cols(&parts.iter().map(|f| f.test.clone()).collect::<Vec<_>>()));
-        let train_side = scale(concat_cols(&parts.iter().map(|f| f.train.clone()).collect::<Vec<_>>()));
+        let test_side = scale(concat_cols(
+            &parts.iter().map(|f| f.test.clone()).collect::<Vec<_>>(),
+        ));
+        let train_side = scale(concat_cols(
+            &parts.iter().map(|f| f.train.clone()).collect::<Vec<_>>(),
+        ));
         return Ok(Features {
             test: test_side,
             train: train_side,
@@ -210,7 +226,9 @@ pub fn features(
                         let mean_diag = (0..p).map(|i| h[i * p + i].abs()).sum::<f64>() / p as f64;
                         let mut found = None;
                         for j in 0..4 {
-                            if let Ok(c) = Cholesky::factor_with(&h, p, mean_diag * 1e-3 * 10f64.powi(j)) {
+                            if let Ok(c) =
+                                Cholesky::factor_with(&h, p, mean_diag * 1e-3 * 10f64.powi(j))
+                            {
                                 found = Some(c);
                                 break;
                             }
@@ -257,9 +275,17 @@ pub fn features(
                     if !failed {
                         break rows;
                     }
-                    damping = if damping == 0.0 { m.cfg.lambda.max(1e-4) } else { damping * 10.0 };
+                    damping = if damping == 0.0 {
+                        m.cfg.lambda.max(1e-4)
+                    } else {
+                        damping * 10.0
+                    };
                 };
-                let t = GradMatrix { n: ft.n, p, data: rows };
+                let t = GradMatrix {
+                    n: ft.n,
+                    p,
+                    data: rows,
+                };
                 let u = map_rows(&g, |r| r.iter().map(|v| -v).collect());
                 Ok(Features {
                     test: project(&proj, t)?,
@@ -272,7 +298,9 @@ pub fn features(
         }
         Method::TracIn => {
             if m.checkpoints.is_empty() {
-                return Err(invalid("TracIn needs training checkpoints: train the model first"));
+                return Err(invalid(
+                    "TracIn needs training checkpoints: train the model first",
+                ));
             }
             let mut tp = Vec::new();
             let mut up = Vec::new();
@@ -282,8 +310,14 @@ pub fn features(
                 let s = eta.sqrt();
                 let g = per_example_grads(&m, train, Target::Loss)?;
                 let ft = per_example_grads(&m, test, test_target)?;
-                tp.push(project(&proj, map_rows(&ft, |r| r.iter().map(|v| s * v).collect()))?);
-                up.push(project(&proj, map_rows(&g, |r| r.iter().map(|v| -s * v).collect()))?);
+                tp.push(project(
+                    &proj,
+                    map_rows(&ft, |r| r.iter().map(|v| s * v).collect()),
+                )?);
+                up.push(project(
+                    &proj,
+                    map_rows(&g, |r| r.iter().map(|v| -s * v).collect()),
+                )?);
             }
             m.set_params(&final_params)?;
             Ok(Features {
@@ -334,14 +368,25 @@ pub fn features(
             let chol = Cholesky::factor(&kernel, q)?;
             let probs = m.probabilities(train)?;
             let k = m.cfg.classes;
-            let qw: Vec<f64> = (0..train.n).map(|i| 1.0 - probs[i * k + train.y[i]]).collect();
+            let qw: Vec<f64> = (0..train.n)
+                .map(|i| 1.0 - probs[i * k + train.y[i]])
+                .collect();
             let rows: Vec<Vec<f64>> = (0..phi.n)
                 .into_par_iter()
-                .map(|i| chol.solve(phi.row(i)).into_iter().map(|v| v * qw[i]).collect())
+                .map(|i| {
+                    chol.solve(phi.row(i))
+                        .into_iter()
+                        .map(|v| v * qw[i])
+                        .collect()
+                })
                 .collect();
             Ok(Features {
                 test: ft,
-                train: GradMatrix { n: phi.n, p: q, data: rows.concat() },
+                train: GradMatrix {
+                    n: phi.n,
+                    p: q,
+                    data: rows.concat(),
+                },
                 damping: chol.damping,
                 solver: "cholesky".into(),
                 method_lambda: vec![lambda],
@@ -350,15 +395,21 @@ pub fn features(
         Method::DataInf => {
             let g = project(&proj, per_example_grads(&m, train, Target::Loss)?)?;
             let ft = project(&proj, per_example_grads(&m, test, test_target)?)?;
-            let blocks = if proj.is_some() { vec![(0, g.p)] } else { m.layer_blocks() };
+            let blocks = if proj.is_some() {
+                vec![(0, g.p)]
+            } else {
+                m.layer_blocks()
+            };
             let n = g.n as f64;
             let mut lambdas = Vec::new();
             let mut weights = Vec::new(); // per block, per example: 1/(λ + ‖g‖²)
             for &(off, len) in &blocks {
-                let norms: Vec<f64> = (0..g.n).map(|i| {
-                    let r = &g.row(i)[off..off + len];
-                    dot(r, r)
-                }).collect();
+                let norms: Vec<f64> = (0..g.n)
+                    .map(|i| {
+                        let r = &g.row(i)[off..off + len];
+                        dot(r, r)
+                    })
+                    .collect();
                 let mut lam = opts.datainf_scale * norms.iter().sum::<f64>() / n;
                 if !(lam > 0.0) {
                     lam = 1e-12;
@@ -385,7 +436,13 @@ pub fn features(
                 out
             });
             let u = map_rows(&g, |r| r.iter().map(|v| -v).collect());
-            Ok(Features { test: t, train: u, damping: 0.0, solver: "closed-form".into(), method_lambda: lambdas })
+            Ok(Features {
+                test: t,
+                train: u,
+                damping: 0.0,
+                solver: "closed-form".into(),
+                method_lambda: lambdas,
+            })
         }
     }
 }
@@ -422,7 +479,12 @@ impl Scores {
 }
 
 /// Attribution scores of `test` against `train` for a trained model.
-pub fn compute_scores(model: &Classifier, train: &Dataset, test: &Dataset, opts: &MethodOptions) -> Result<Scores> {
+pub fn compute_scores(
+    model: &Classifier,
+    train: &Dataset,
+    test: &Dataset,
+    opts: &MethodOptions,
+) -> Result<Scores> {
     let f = features(model, train, test, opts, Target::Margin)?;
     Ok(Scores {
         method: opts.method,
@@ -437,7 +499,13 @@ pub fn compute_scores(model: &Classifier, train: &Dataset, test: &Dataset, opts:
 
 /// Self-influence of every training example (the method's estimate of how much an example's
 /// own loss depends on training on it; large values flag mislabelled or atypical data).
-pub fn self_influence(model: &Classifier, train: &Dataset, opts: &MethodOptions) -> Result<Vec<f64>> {
+pub fn self_influence(
+    model: &Classifier,
+    train: &Dataset,
+    opts: &MethodOptions,
+) -> Result<Vec<f64>> {
     let f = features(model, train, train, opts, Target::Loss)?;
-    Ok((0..train.n).map(|i| -dot(f.test.row(i), f.train.row(i))).collect())
+    Ok((0..train.n)
+        .map(|i| -dot(f.test.row(i), f.train.row(i)))
+        .collect())
 }

@@ -38,7 +38,9 @@ pub mod shares;
 
 pub use data::{CsvColumns, Dataset, Standardizer};
 pub use error::{InfluenceError, Result};
-pub use eval::{lds, mislabel_detection, retrain_subsets, LdsOptions, LdsResult, MislabelOptions, Retrains};
+pub use eval::{
+    lds, mislabel_detection, retrain_subsets, LdsOptions, LdsResult, MislabelOptions, Retrains,
+};
 pub use methods::{compute_scores, self_influence, Method, MethodOptions, Scores};
 pub use model::{Arch, Classifier, ModelConfig, Target};
 pub use shares::{contribution_shares, ContributionShares, PARTS};
@@ -66,13 +68,20 @@ pub fn prepare(
     test_name: &str,
 ) -> Result<(Dataset, Dataset, Standardizer, usize)> {
     if test.d != train.d {
-        return Err(InfluenceError::FeatureMismatch { what: test_name.into(), got: test.d, expected: train.d });
+        return Err(InfluenceError::FeatureMismatch {
+            what: test_name.into(),
+            got: test.d,
+            expected: train.d,
+        });
     }
     let k = classes.unwrap_or_else(|| train.inferred_classes()).max(2);
     train.check_labels(k, train_name)?;
     test.check_labels(k, test_name)?;
     if k > train.n {
-        return Err(InfluenceError::TooManyClasses { classes: k, rows: train.n });
+        return Err(InfluenceError::TooManyClasses {
+            classes: k,
+            rows: train.n,
+        });
     }
     let st = Standardizer::fit(&train);
     let tr = st.apply(&train)?;

@@ -168,9 +168,20 @@ impl Classifier {
             };
             let w = Tensor::from_vec(w, (fan_out, fan_in), &device)?.to_dtype(cfg.dtype())?;
             let b = Tensor::zeros(fan_out, cfg.dtype(), &device)?;
-            layers.push(Layer { w: Var::from_tensor(&w)?, b: Var::from_tensor(&b)?, fan_in, fan_out });
+            layers.push(Layer {
+                w: Var::from_tensor(&w)?,
+                b: Var::from_tensor(&b)?,
+                fan_in,
+                fan_out,
+            });
         }
-        Ok(Self { cfg, d, layers, checkpoints: Vec::new(), device })
+        Ok(Self {
+            cfg,
+            d,
+            layers,
+            checkpoints: Vec::new(),
+            device,
+        })
     }
 
     pub fn device(&self) -> &Device {
@@ -179,7 +190,10 @@ impl Classifier {
 
     /// Trainable parameters in layout order.
     pub fn vars(&self) -> Vec<Var> {
-        self.layers.iter().flat_map(|l| [l.w.clone(), l.b.clone()]).collect()
+        self.layers
+            .iter()
+            .flat_map(|l| [l.w.clone(), l.b.clone()])
+            .collect()
     }
 
     pub fn num_params(&self) -> usize {
@@ -215,20 +229,30 @@ impl Classifier {
     pub fn params(&self) -> Result<Vec<f64>> {
         let mut out = Vec::with_capacity(self.num_params());
         for v in self.vars() {
-            out.extend(v.as_tensor().flatten_all()?.to_dtype(DType::F64)?.to_vec1::<f64>()?);
+            out.extend(
+                v.as_tensor()
+                    .flatten_all()?
+                    .to_dtype(DType::F64)?
+                    .to_vec1::<f64>()?,
+            );
         }
         Ok(out)
     }
 
     pub fn set_params(&self, p: &[f64]) -> Result<()> {
         if p.len() != self.num_params() {
-            return Err(invalid(format!("{} parameters given, model has {}", p.len(), self.num_params())));
+            return Err(invalid(format!(
+                "{} parameters given, model has {}",
+                p.len(),
+                self.num_params()
+            )));
         }
         let mut off = 0;
         for v in self.vars() {
             let shape = v.as_tensor().shape().clone();
             let len = shape.elem_count();
-            let t = Tensor::from_slice(&p[off..off + len], shape, &self.device)?.to_dtype(self.cfg.dtype())?;
+            let t = Tensor::from_slice(&p[off..off + len], shape, &self.device)?
+                .to_dtype(self.cfg.dtype())?;
             v.set(&t)?;
             off += len;
         }
@@ -248,7 +272,11 @@ impl Classifier {
     /// Feature tensor (n × d) in the model's dtype.
     pub fn x_tensor(&self, ds: &Dataset) -> Result<Tensor> {
         if ds.d != self.d {
-            return Err(InfluenceError::FeatureMismatch { what: "data set".into(), got: ds.d, expected: self.d });
+            return Err(InfluenceError::FeatureMismatch {
+                what: "data set".into(),
+                got: ds.d,
+                expected: self.d,
+            });
         }
         Ok(Tensor::from_slice(&ds.x, (ds.n, ds.d), &self.device)?.to_dtype(self.cfg.dtype())?)
     }
@@ -268,13 +296,19 @@ impl Classifier {
     /// gradient of a sum of per-example scalars w.r.t. a probe is the per-example gradient
     /// w.r.t. that pre-activation (each example only touches its own row). Returns the logits and,
     /// per layer, (layer input, probe).
-    pub fn forward_probed(&self, x: &Tensor, probe: bool) -> Result<(Tensor, Vec<(Tensor, Option<Var>)>)> {
+    pub fn forward_probed(
+        &self,
+        x: &Tensor,
+        probe: bool,
+    ) -> Result<(Tensor, Vec<(Tensor, Option<Var>)>)> {
         let n = x.dim(0)?;
         let mut a = x.clone();
         let mut taps = Vec::with_capacity(self.layers.len());
         let last = self.layers.len() - 1;
         for (li, l) in self.layers.iter().enumerate() {
-            let mut z = a.matmul(&l.w.as_tensor().t()?)?.broadcast_add(l.b.as_tensor())?;
+            let mut z = a
+                .matmul(&l.w.as_tensor().t()?)?
+                .broadcast_add(l.b.as_tensor())?;
             let pv = if probe {
                 let pv = Var::zeros((n, l.fan_out), self.cfg.dtype(), &self.device)?;
                 z = (z + pv.as_tensor())?;
@@ -303,7 +337,13 @@ impl Classifier {
                 let zy = (logits * onehot)?.sum(D::Minus1)?;
                 let other = (logits - (onehot * MASK)?)?;
                 let m = other.max_keepdim(D::Minus1)?.detach();
-                let lse = (other.broadcast_sub(&m)?.exp()?.sum_keepdim(D::Minus1)?.log()? + m)?.squeeze(1)?;
+                let lse = (other
+                    .broadcast_sub(&m)?
+                    .exp()?
+                    .sum_keepdim(D::Minus1)?
+                    .log()?
+                    + m)?
+                    .squeeze(1)?;
                 (zy - lse)?
             }
         })
@@ -312,7 +352,9 @@ impl Classifier {
     /// The training objective as a tensor: mean CE + λ/2 ‖W‖².
     pub fn objective(&self, x: &Tensor, onehot: &Tensor) -> Result<Tensor> {
         let n = x.dim(0)? as f64;
-        let ce = self.per_example(&self.logits(x)?, onehot, Target::Loss)?.sum_all()?;
+        let ce = self
+            .per_example(&self.logits(x)?, onehot, Target::Loss)?
+            .sum_all()?;
         let mut obj = (ce / n)?;
         if self.cfg.lambda > 0.0 {
             for l in &self.layers {
@@ -328,7 +370,9 @@ impl Classifier {
         let grads = obj.backward()?;
         let mut g = Vec::with_capacity(self.num_params());
         for v in self.vars() {
-            let gv = grads.get(v.as_tensor()).ok_or_else(|| invalid("missing gradient"))?;
+            let gv = grads
+                .get(v.as_tensor())
+                .ok_or_else(|| invalid("missing gradient"))?;
             g.extend(gv.flatten_all()?.to_dtype(DType::F64)?.to_vec1::<f64>()?);
         }
         let val = obj.to_dtype(DType::F64)?.to_scalar::<f64>()?;
@@ -367,7 +411,10 @@ impl Classifier {
     /// Train on `ds` from the current parameters (LR: L-BFGS to the optimum; MLP: Adam).
     pub fn train(&mut self, ds: &Dataset) -> Result<TrainReport> {
         if ds.n < self.cfg.classes {
-            return Err(InfluenceError::TooManyClasses { classes: self.cfg.classes, rows: ds.n });
+            return Err(InfluenceError::TooManyClasses {
+                classes: self.cfg.classes,
+                rows: ds.n,
+            });
         }
         let x = self.x_tensor(ds)?;
         let oh = self.y_onehot(ds)?;
@@ -384,18 +431,28 @@ impl Classifier {
             self.objective_grad(x, oh)
         };
         let p0 = self.params()?;
-        let gtol = if self.cfg.f64 { self.cfg.gtol } else { self.cfg.gtol.max(1e-5) };
+        let gtol = if self.cfg.f64 {
+            self.cfg.gtol
+        } else {
+            self.cfg.gtol.max(1e-5)
+        };
         let (p, report) = lbfgs(&mut f, p0, self.cfg.max_iter, gtol, &mut iterates)?;
         self.set_params(&p)?;
         let c = self.cfg.checkpoints.max(1);
         let t = iterates.len();
-        self.checkpoints = (1..=c).map(|j| (iterates[(j * t).div_ceil(c).max(1) - 1].clone(), 1.0)).collect();
+        self.checkpoints = (1..=c)
+            .map(|j| (iterates[(j * t).div_ceil(c).max(1) - 1].clone(), 1.0))
+            .collect();
         Ok(report)
     }
 
     fn train_adam(&mut self, x: &Tensor, oh: &Tensor) -> Result<TrainReport> {
         use candle_nn::optim::{AdamW, Optimizer, ParamsAdamW};
-        let params = ParamsAdamW { lr: self.cfg.learning_rate, weight_decay: 0.0, ..Default::default() };
+        let params = ParamsAdamW {
+            lr: self.cfg.learning_rate,
+            weight_decay: 0.0,
+            ..Default::default()
+        };
         let mut opt = AdamW::new(self.vars(), params)?;
         let epochs = self.cfg.epochs.max(1);
         let c = self.cfg.checkpoints.max(1).min(epochs);
@@ -405,7 +462,9 @@ impl Classifier {
             let obj = self.objective(x, oh)?;
             last = obj.to_dtype(DType::F64)?.to_scalar::<f64>()?;
             if !last.is_finite() {
-                return Err(InfluenceError::NoConvergence("Adam: objective is not finite".into()));
+                return Err(InfluenceError::NoConvergence(
+                    "Adam: objective is not finite".into(),
+                ));
             }
             opt.backward_step(&obj)?;
             if (e * c) % epochs == 0 {
@@ -437,7 +496,9 @@ pub fn lbfgs(
     const M: usize = 10;
     let (mut fx, mut g) = f(&x)?;
     if !fx.is_finite() {
-        return Err(InfluenceError::NoConvergence("objective is not finite at the start".into()));
+        return Err(InfluenceError::NoConvergence(
+            "objective is not finite at the start".into(),
+        ));
     }
     let mut s_hist: Vec<Vec<f64>> = Vec::new();
     let mut y_hist: Vec<Vec<f64>> = Vec::new();
@@ -508,5 +569,13 @@ pub fn lbfgs(
         }
     }
     let gm = gmax(&g);
-    Ok((x, TrainReport { iterations: it, objective: fx, grad_max_norm: gm, converged: gm <= 1e3 * gtol }))
+    Ok((
+        x,
+        TrainReport {
+            iterations: it,
+            objective: fx,
+            grad_max_norm: gm,
+            converged: gm <= 1e3 * gtol,
+        },
+    ))
 }

@@ -89,7 +89,11 @@ impl LmConfig {
         let arch = match arch_name.as_str() {
             "llama" => Arch::Llama,
             "qwen2" => Arch::Qwen2,
-            other => return Err(model_err(format!("unsupported GGUF architecture {other:?}"))),
+            other => {
+                return Err(model_err(format!(
+                    "unsupported GGUF architecture {other:?}"
+                )))
+            }
         };
         let get_u = |key: &str| -> Result<usize> {
             let full = format!("{arch_name}.{key}");
@@ -109,7 +113,10 @@ impl LmConfig {
         let head_dim = get_u("attention.key_length").unwrap_or(hidden / heads.max(1));
         let vocab = match get_u("vocab_size") {
             Ok(v) => v,
-            Err(_) => match md.get("tokenizer.ggml.tokens").and_then(|v| v.to_vec().ok()) {
+            Err(_) => match md
+                .get("tokenizer.ggml.tokens")
+                .and_then(|v| v.to_vec().ok())
+            {
                 Some(tokens) => tokens.len(),
                 None => ct
                     .tensor_infos
@@ -150,7 +157,8 @@ impl LmConfig {
                 .map(|x| x as usize)
                 .ok_or_else(|| model_err(format!("config.json: {key} missing or not an integer")))
         };
-        let get_f = |key: &str, default: f64| v.get(key).and_then(|x| x.as_f64()).unwrap_or(default);
+        let get_f =
+            |key: &str, default: f64| v.get(key).and_then(|x| x.as_f64()).unwrap_or(default);
         let hidden = get_u("hidden_size")?;
         let heads = get_u("num_attention_heads")?;
         Self {
