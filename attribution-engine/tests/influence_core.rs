@@ -4,7 +4,7 @@
 use openledger_attribution_engine::influence::{
     self as inf,
     grads::{classifier_grads_generic, per_example_grads},
-    linalg::{pearson, Cholesky},
+    linalg::{pearson, spearman, Cholesky},
     model::Target,
     rng::SplitMix64,
     Classifier, CsvColumns, Dataset, InfluenceError, Method, MethodOptions, ModelConfig,
@@ -177,19 +177,18 @@ fn projection_with_k_at_least_p_reproduces_unprojected_scores() {
     let p = m.num_params();
     for method in [Method::If, Method::Trak, Method::TracIn] {
         let full = inf::compute_scores(&m, &train, &test, &MethodOptions::new(method)).unwrap();
-        for k in [p, p + 7] {
-            let proj = inf::compute_scores(
-                &m,
-                &train,
-                &test,
-                &MethodOptions::new(method).projected(k, 42),
-            )
-            .unwrap();
+        // The default ensemble (TRAK: ⌈p/k⌉ = 1 here) and an explicit one: every member is an
+        // isometry, so their average is exact too.
+        for (k, ensemble) in [(p, None), (p + 7, None), (p, Some(3))] {
+            let mut opts = MethodOptions::new(method).projected(k, 42);
+            opts.ensemble = ensemble;
+            assert_eq!(opts.ensemble_size(p), ensemble.unwrap_or(1));
+            let proj = inf::compute_scores(&m, &train, &test, &opts).unwrap();
             let scale = full.data.iter().fold(0.0f64, |a, v| a.max(v.abs()));
             let err = max_abs_diff(&full.data, &proj.data);
             assert!(
                 err < 1e-8 * scale,
-                "{method:?} k={k}: error {err} (scale {scale})"
+                "{method:?} k={k} ensemble {ensemble:?}: error {err} (scale {scale})"
             );
         }
         // A small k only approximates.
@@ -202,6 +201,25 @@ fn projection_with_k_at_least_p_reproduces_unprojected_scores() {
         .unwrap();
         assert!(max_abs_diff(&full.data, &small.data) > 0.0);
     }
+    // Below p, TRAK averages ⌈p/k⌉ projections by default (capped); other methods use one.
+    assert_eq!(
+        MethodOptions::new(Method::Trak)
+            .projected(5, 0)
+            .ensemble_size(p),
+        p.div_ceil(5)
+    );
+    assert_eq!(
+        MethodOptions::new(Method::Trak)
+            .projected(1, 0)
+            .ensemble_size(p),
+        inf::methods::MAX_DEFAULT_ENSEMBLE
+    );
+    assert_eq!(
+        MethodOptions::new(Method::TracIn)
+            .projected(5, 0)
+            .ensemble_size(p),
+        1
+    );
 }
 
 #[test]
@@ -342,6 +360,74 @@ fn self_influence_finds_flipped_labels() {
 }
 
 #[test]
+fn leave_one_out_self_influence_predicts_retraining_loss() {
+    // Overlapping classes with a few flipped labels, so some examples have high leverage.
+    let mut train = blobs(45, 2, 3, 1.5, 21);
+    for i in [0, 7, 20] {
+        train.y[i] = (train.y[i] + 1) % 3;
+    }
+    let lambda = 1e-2;
+    let m = trained(ModelConfig::logreg(3, lambda), &train);
+    let opts = MethodOptions::new(Method::If);
+    let est = inf::methods::leave_one_out(&m, &train, &opts).unwrap();
+    assert_eq!(
+        inf::self_influence(&m, &train, &opts).unwrap(),
+        est.self_influence
+    );
+    // The plain estimate (1/n) gᵀH⁻¹g keeps the example's own curvature in H.
+    let mut projected = MethodOptions::new(Method::If).projected(m.num_params(), 1);
+    projected.ensemble = Some(1);
+    let plain = inf::self_influence(&m, &train, &projected).unwrap();
+    let n = train.n;
+    // Leave-one-out objective L − ℓᵢ/n, i.e. the mean over n − 1 rows with λ·(n − 1)/n.
+    let mut cfg = ModelConfig::logreg(3, lambda * (n - 1) as f64 / n as f64);
+    cfg.gtol = 1e-11;
+    let mut actual = Vec::with_capacity(n);
+    for i in 0..n {
+        let idx: Vec<usize> = (0..n).filter(|&j| j != i).collect();
+        let mut r = Classifier::new(cfg.clone(), train.d).unwrap();
+        r.set_params(&m.params().unwrap()).unwrap();
+        r.train(&train.select(&idx)).unwrap();
+        let p = r.probabilities(&train.select(&[i])).unwrap();
+        actual.push(-p[train.y[i]].ln() - est.loss[i]);
+    }
+    let r = pearson(&est.self_influence, &actual).unwrap();
+    assert!(r > 0.99, "correlation with leave-one-out retraining {r}");
+    let err = |pred: &[f64]| {
+        pred.iter()
+            .zip(&actual)
+            .map(|(p, a)| (p - a).abs())
+            .sum::<f64>()
+    };
+    // One Newton step undershoots the largest changes; the corrected step is still the closer.
+    assert!(
+        err(&est.self_influence) < err(&plain),
+        "corrected {} vs plain {}",
+        err(&est.self_influence),
+        err(&plain)
+    );
+    let (rank, rank_plain) = (
+        spearman(&est.self_influence, &actual).unwrap(),
+        spearman(&plain, &actual).unwrap(),
+    );
+    assert!(
+        rank > rank_plain && rank > 0.98,
+        "rank correlation: corrected {rank}, plain {rank_plain}"
+    );
+    // Removing an example raises its own loss, most for the flipped ones.
+    assert!(est.self_influence.iter().all(|&s| s > 0.0));
+    let loo = est.loo_loss();
+    let top = loo
+        .iter()
+        .filter(|&&v| v >= loo[0].min(loo[7]).min(loo[20]))
+        .count();
+    assert!(
+        top <= 6,
+        "flipped labels rank among the highest predicted LOO losses ({top})"
+    );
+}
+
+#[test]
 fn singular_hessian_is_damped_and_reported() {
     // Unpenalised biases of a softmax model: the Hessian is singular along "all biases equal".
     let train = blobs(30, 2, 3, 1.0, 16);
@@ -406,7 +492,7 @@ fn stored_index_reproduces_direct_scores() {
     let mlp = trained(mc, &train);
     for (model, method) in [(&m, Method::Trak), (&mlp, Method::TracIn)] {
         let mut opts = MethodOptions::new(method).projected(6, 5);
-        opts.ensemble = 3;
+        opts.ensemble = Some(3);
         let direct = inf::compute_scores(model, &train, &test, &opts).unwrap();
         inf::index::AttributionIndex::build(model, &train, &opts, None)
             .unwrap()

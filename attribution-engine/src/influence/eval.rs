@@ -1,13 +1,13 @@
 //! Evaluation harness: linear datamodeling score (LDS) against retraining on random subsets,
-//! and mislabel detection by self-influence (ROC AUC). These are the numbers every quality claim
-//! about the engine quotes.
+//! and mislabel detection (ROC AUC of the predicted leave-one-out loss or self-influence).
+//! These are the numbers every quality claim about the engine quotes.
 
 use rayon::prelude::*;
 
 use super::data::Dataset;
 use super::error::{invalid, Result};
 use super::linalg::{roc_auc, spearman};
-use super::methods::{self_influence, MethodOptions, Scores};
+use super::methods::{leave_one_out, self_influence, Method, MethodOptions, Scores};
 use super::model::{Arch, Classifier};
 use super::rng::SplitMix64;
 
@@ -153,7 +153,24 @@ pub struct MislabelResult {
     pub auc: f64,
     pub flipped: Vec<usize>,
     pub n: usize,
-    pub self_influence: Vec<f64>,
+    /// The ranking score of every example (see [`mislabel_scores`]).
+    pub scores: Vec<f64>,
+}
+
+/// Suspicion score of every training example, higher = more likely mislabelled. Exact IF
+/// (unprojected): the predicted leave-one-out loss `ℓᵢ + sᵢ` (see [`loo`](super::loo)), the
+/// loss the example would have if the model had not seen it. Other methods: their
+/// self-influence, which has no calibrated loss scale to add the loss to.
+pub fn mislabel_scores(
+    model: &Classifier,
+    train: &Dataset,
+    method: &MethodOptions,
+) -> Result<Vec<f64>> {
+    if method.method == Method::If && method.projection.is_none() {
+        Ok(leave_one_out(model, train, method)?.loo_loss())
+    } else {
+        self_influence(model, train, method)
+    }
 }
 
 /// Flip `fraction` of the labels (each to a uniformly drawn other class).
@@ -178,7 +195,7 @@ pub fn flip_labels(
     Ok((ds, flipped))
 }
 
-/// Train on the corrupted set and rank training examples by self-influence.
+/// Train on the corrupted set and rank training examples by [`mislabel_scores`].
 pub fn mislabel_detection(
     template: &Classifier,
     train: &Dataset,
@@ -188,16 +205,16 @@ pub fn mislabel_detection(
     let (noisy, flipped) = flip_labels(train, template.cfg.classes, opts)?;
     let mut m = Classifier::new(template.cfg.clone(), template.d)?;
     m.train(&noisy)?;
-    let si = self_influence(&m, &noisy, method)?;
+    let scores = mislabel_scores(&m, &noisy, method)?;
     let mut is_flipped = vec![false; train.n];
     for &i in &flipped {
         is_flipped[i] = true;
     }
-    let auc = roc_auc(&si, &is_flipped).ok_or_else(|| invalid("AUC undefined"))?;
+    let auc = roc_auc(&scores, &is_flipped).ok_or_else(|| invalid("AUC undefined"))?;
     Ok(MislabelResult {
         auc,
         flipped,
         n: train.n,
-        self_influence: si,
+        scores,
     })
 }

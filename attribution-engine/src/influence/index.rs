@@ -92,7 +92,7 @@ impl AttributionIndex {
             standardizer,
             damping: f.damping,
             checkpoint_weights: m.checkpoints.iter().map(|c| c.1).collect(),
-            ensemble: opts.ensemble,
+            ensemble: opts.ensemble_size(m.num_params()),
         };
         Ok(Self {
             projectors: projectors(&meta)?,

@@ -13,6 +13,8 @@
 //! - [`projection`]: seeded Johnson–Lindenstrauss projections (an exact isometry when k ≥ p).
 //! - [`methods`]: exact influence functions (Cholesky or CG), TracIn, TRAK, DataInf and
 //!   self-influence.
+//! - [`loo`]: approximate leave-one-out self-influence (the example's own curvature removed
+//!   from the Hessian) and the predicted leave-one-out loss, exact IF's mislabel score.
 //! - [`shares`]: quantised, exact integer shares per contribution summing to 1,000,000,000
 //!   (largest remainder, ties by contribution id), with negative influence reported apart.
 //! - [`eval`]: linear datamodeling score (LDS) and mislabel-detection AUC.
@@ -29,6 +31,7 @@ pub mod eval;
 pub mod grads;
 pub mod index;
 pub mod linalg;
+pub mod loo;
 pub mod methods;
 pub mod model;
 pub mod npy;

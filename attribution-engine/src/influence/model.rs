@@ -133,6 +133,8 @@ pub enum Target {
     Loss,
     /// Multiclass margin f(z) = logit_y − logsumexp_{k≠y} logit_k (TRAK's target).
     Margin,
+    /// Logit of class c (rows of the logit Jacobian, for the per-example Gauss–Newton factor).
+    Logit(usize),
 }
 
 /// Outcome of training.
@@ -346,6 +348,7 @@ impl Classifier {
                     .squeeze(1)?;
                 (zy - lse)?
             }
+            Target::Logit(c) => logits.narrow(1, c, 1)?.squeeze(1)?,
         })
     }
 

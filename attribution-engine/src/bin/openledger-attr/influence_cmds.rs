@@ -74,9 +74,10 @@ pub struct InfluenceArgs {
     /// Random projection dimension (unprojected if absent).
     #[arg(long)]
     k: Option<usize>,
-    /// Number of independent projections averaged (needs --k).
-    #[arg(long, default_value_t = 1)]
-    ensemble: usize,
+    /// Number of independent projections averaged (needs --k; default: TRAK ⌈p/k⌉ up to 10,
+    /// other methods 1).
+    #[arg(long)]
+    ensemble: Option<usize>,
     /// Write the n_test × n_train score matrix to this file (`.npy` or `.json`).
     #[arg(long)]
     out: Option<String>,
@@ -170,7 +171,8 @@ fn config(m: &ModelArgs, classes: usize) -> R<ModelConfig> {
     Ok(cfg)
 }
 
-/// Parse `name[@k[xE]]` method specs (projection dimension k, ensemble of E projections).
+/// Parse `name[@k[xE]]` method specs (projection dimension k, ensemble of E projections; without
+/// `xE` the method's default ensemble).
 fn parse_methods(
     spec: &str,
     seed: u64,
@@ -184,9 +186,9 @@ fn parse_methods(
                 let (k, ens) = match p.split_once('x') {
                     Some((k, e)) => (
                         k.parse::<usize>().map_err(|_| bad())?,
-                        e.parse::<usize>().map_err(|_| bad())?,
+                        Some(e.parse::<usize>().map_err(|_| bad())?),
                     ),
-                    None => (p.parse::<usize>().map_err(|_| bad())?, 1),
+                    None => (p.parse::<usize>().map_err(|_| bad())?, None),
                 };
                 (n, Some((k, ens)))
             }
@@ -271,6 +273,7 @@ fn influence(a: InfluenceArgs) -> R<Value> {
         "command": "influence",
         "method": opts.method.name(),
         "projection_k": a.k,
+        "ensemble": a.k.map(|_| opts.ensemble_size(model.num_params())),
         "model": model.cfg,
         "params": model.num_params(),
         "training": train_info,
@@ -332,7 +335,13 @@ fn lds(a: LdsArgs) -> R<Value> {
         let l = inf::lds(&scores, &retrains).map_err(e)?;
         results.insert(
             name.clone(),
-            json!({ "lds": l.lds, "test_examples_used": l.test_examples_used, "damping": scores.damping, "solver": scores.solver }),
+            json!({
+                "lds": l.lds,
+                "test_examples_used": l.test_examples_used,
+                "damping": scores.damping,
+                "solver": scores.solver,
+                "ensemble": opts.projection.map(|_| opts.ensemble_size(model.num_params())),
+            }),
         );
     }
     Ok(json!({
