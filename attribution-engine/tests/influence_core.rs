@@ -20,8 +20,8 @@ fn blobs(n: usize, d: usize, k: usize, sep: f64, seed: u64) -> Dataset {
     let mut y = Vec::new();
     for i in 0..n {
         let c = i % k;
-        for j in 0..d {
-            x.push(centres[c][j] + rng.normal());
+        for centre in &centres[c] {
+            x.push(centre + rng.normal());
         }
         y.push(c);
     }
@@ -152,12 +152,12 @@ fn exact_influence_predicts_leave_one_out_retraining() {
         r.set_params(&m.params().unwrap()).unwrap();
         r.train(&train.select(&idx)).unwrap();
         let mm = r.margins(&test).unwrap();
-        for j in 0..test.n {
-            actual[j][i] = base[j] - mm[j]; // effect of including i
+        for (row, (b, m)) in actual.iter_mut().zip(base.iter().zip(&mm)) {
+            row[i] = b - m; // effect of including i
         }
     }
-    for j in 0..test.n {
-        let r = pearson(scores.row(j), &actual[j]).unwrap();
+    for (j, row) in actual.iter().enumerate() {
+        let r = pearson(scores.row(j), row).unwrap();
         assert!(r > 0.95, "test {j}: correlation with leave-one-out {r}");
     }
     // Same through conjugate gradient on Hessian-vector products.

@@ -46,7 +46,7 @@ impl Dataset {
         if d == 0 {
             return Err(invalid("data set needs at least one feature"));
         }
-        if x.len() % d != 0 || x.len() / d != y.len() {
+        if !x.len().is_multiple_of(d) || x.len() / d != y.len() {
             return Err(invalid(format!(
                 "{} feature values for {} rows of {d} features",
                 x.len(),

@@ -35,7 +35,7 @@ pub fn flatten_grads(grads: &candle_core::backprop::GradStore, vars: &[Var]) -> 
     for v in vars {
         match grads.get(v.as_tensor()) {
             Some(g) => out.extend(g.flatten_all()?.to_dtype(DType::F64)?.to_vec1::<f64>()?),
-            None => out.extend(std::iter::repeat(0.0).take(v.as_tensor().elem_count())),
+            None => out.extend(std::iter::repeat_n(0.0, v.as_tensor().elem_count())),
         }
     }
     Ok(out)
@@ -179,10 +179,9 @@ pub fn hessian(model: &Classifier, ds: &Dataset) -> Result<Vec<f64>> {
                     }
                     block.iter_mut().for_each(|v| *v = 0.0);
                     let mut xt = vec![0.0; dp];
-                    for i in 0..ds.n {
+                    for (i, &wi) in w.iter().enumerate() {
                         xt[..d].copy_from_slice(ds.row(i));
                         xt[d] = 1.0;
-                        let wi = w[i];
                         for j in 0..dp {
                             let c = wi * xt[j];
                             let row = &mut block[j * dp..j * dp + j + 1];

@@ -49,7 +49,7 @@ fn try_cholesky(a: &[f64], n: usize, damping: f64, rel_tol: f64) -> Option<Vec<f
     let mut l = vec![0.0; n * n];
     for j in 0..n {
         let mut d = a[j * n + j] + damping - dot(&l[j * n..j * n + j], &l[j * n..j * n + j]);
-        if !(d > rel_tol * max_diag) || !d.is_finite() {
+        if !d.is_finite() || d <= rel_tol * max_diag {
             return None;
         }
         d = d.sqrt();
@@ -165,7 +165,7 @@ pub fn conjugate_gradient(
         let mut ap = matvec(&p)?;
         axpy(damping, &p, &mut ap);
         let pap = dot(&p, &ap);
-        if !(pap > 0.0) {
+        if pap.is_nan() || pap <= 0.0 {
             return Err(InfluenceError::NotPositiveDefinite { damping });
         }
         let alpha = rs / pap;

@@ -379,7 +379,7 @@ pub fn features(
                 None if m.cfg.lambda > 0.0 => train.n as f64 * m.cfg.lambda,
                 None => 1e-6 * (0..q).map(|a| kernel[a * q + a]).sum::<f64>() / q as f64,
             };
-            if !(lambda >= 0.0) || !lambda.is_finite() {
+            if !lambda.is_finite() || lambda < 0.0 {
                 return Err(invalid("TRAK lambda must be finite and ≥ 0"));
             }
             for a in 0..q {
@@ -431,7 +431,7 @@ pub fn features(
                     })
                     .collect();
                 let mut lam = opts.datainf_scale * norms.iter().sum::<f64>() / n;
-                if !(lam > 0.0) {
+                if lam.is_nan() || lam <= 0.0 {
                     lam = 1e-12;
                 }
                 weights.push(norms.iter().map(|s| 1.0 / (lam + s)).collect::<Vec<f64>>());
@@ -442,9 +442,9 @@ pub fn features(
                 for (b, &(off, len)) in blocks.iter().enumerate() {
                     let vb = &v[off..off + len];
                     let mut acc = vec![0.0; len];
-                    for i in 0..g.n {
+                    for (i, w) in weights[b].iter().enumerate() {
                         let gi = &g.row(i)[off..off + len];
-                        let c = dot(gi, vb) * weights[b][i];
+                        let c = dot(gi, vb) * w;
                         for (a, x) in acc.iter_mut().zip(gi) {
                             *a += c * x;
                         }

@@ -88,7 +88,7 @@ impl ModelConfig {
         if self.classes < 2 {
             return Err(invalid("need at least 2 classes"));
         }
-        if !(self.lambda >= 0.0) || !self.lambda.is_finite() {
+        if !self.lambda.is_finite() || self.lambda < 0.0 {
             return Err(invalid("lambda must be finite and ≥ 0"));
         }
         if d == 0 {
@@ -98,7 +98,7 @@ impl ModelConfig {
             if hidden == 0 {
                 return Err(invalid("MLP hidden width must be ≥ 1"));
             }
-            if !(self.learning_rate > 0.0) {
+            if self.learning_rate.is_nan() || self.learning_rate <= 0.0 {
                 return Err(invalid("MLP learning rate must be > 0"));
             }
         }
@@ -114,6 +114,9 @@ pub struct Layer {
     pub fan_in: usize,
     pub fan_out: usize,
 }
+
+/// A layer's input and, when probing, the zero probe added to its pre-activation.
+pub type Tap = (Tensor, Option<Var>);
 
 /// A trained (or trainable) classifier.
 #[derive(Clone, Debug)]
@@ -221,8 +224,8 @@ impl Classifier {
     pub fn penalised_mask(&self) -> Vec<bool> {
         let mut m = Vec::with_capacity(self.num_params());
         for l in &self.layers {
-            m.extend(std::iter::repeat(true).take(l.fan_out * l.fan_in));
-            m.extend(std::iter::repeat(false).take(l.fan_out));
+            m.extend(std::iter::repeat_n(true, l.fan_out * l.fan_in));
+            m.extend(std::iter::repeat_n(false, l.fan_out));
         }
         m
     }
@@ -298,11 +301,7 @@ impl Classifier {
     /// gradient of a sum of per-example scalars w.r.t. a probe is the per-example gradient
     /// w.r.t. that pre-activation (each example only touches its own row). Returns the logits and,
     /// per layer, (layer input, probe).
-    pub fn forward_probed(
-        &self,
-        x: &Tensor,
-        probe: bool,
-    ) -> Result<(Tensor, Vec<(Tensor, Option<Var>)>)> {
+    pub fn forward_probed(&self, x: &Tensor, probe: bool) -> Result<(Tensor, Vec<Tap>)> {
         let n = x.dim(0)?;
         let mut a = x.clone();
         let mut taps = Vec::with_capacity(self.layers.len());
@@ -470,7 +469,7 @@ impl Classifier {
                 ));
             }
             opt.backward_step(&obj)?;
-            if (e * c) % epochs == 0 {
+            if (e * c).is_multiple_of(epochs) {
                 ckpts.push((self.params()?, self.cfg.learning_rate));
             }
         }
@@ -485,11 +484,14 @@ impl Classifier {
     }
 }
 
+/// An objective: value and gradient at a point.
+pub type ValueAndGradient<'a> = dyn FnMut(&[f64]) -> Result<(f64, Vec<f64>)> + 'a;
+
 /// L-BFGS (memory 10) with a backtracking Armijo line search; stops when the max-norm of the
 /// gradient is ≤ `gtol`, or when no further decrease is possible at machine precision (then
 /// `converged` says whether the gradient is still small, ≤ 1000·gtol).
 pub fn lbfgs(
-    f: &mut dyn FnMut(&[f64]) -> Result<(f64, Vec<f64>)>,
+    f: &mut ValueAndGradient,
     mut x: Vec<f64>,
     max_iter: usize,
     gtol: f64,
@@ -532,7 +534,7 @@ pub fn lbfgs(
         }
         let mut dir: Vec<f64> = q.iter().map(|v| -v).collect();
         let mut slope = dot(&g, &dir);
-        if !(slope < 0.0) {
+        if slope.is_nan() || slope >= 0.0 {
             dir = g.iter().map(|v| -v).collect();
             slope = dot(&g, &dir);
             s_hist.clear();

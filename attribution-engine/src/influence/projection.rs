@@ -29,7 +29,7 @@ impl Projector {
                 "projection dimension and parameter count must be ≥ 1",
             ));
         }
-        if k.checked_mul(p).map_or(true, |v| v > 1 << 31) {
+        if k.checked_mul(p).is_none_or(|v| v > 1 << 31) {
             return Err(invalid(format!(
                 "projection {k} × {p} is too large to hold"
             )));

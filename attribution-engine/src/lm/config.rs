@@ -69,10 +69,10 @@ impl LmConfig {
         if let Some((name, _)) = nonzero.iter().find(|(_, v)| *v == 0) {
             return Err(model_err(format!("{name} must be positive")));
         }
-        if self.num_heads % self.num_kv_heads != 0 {
+        if !self.num_heads.is_multiple_of(self.num_kv_heads) {
             return Err(model_err("num_heads must be a multiple of num_kv_heads"));
         }
-        if self.head_dim % 2 != 0 {
+        if !self.head_dim.is_multiple_of(2) {
             return Err(model_err("head_dim must be even (RoPE)"));
         }
         Ok(self)

@@ -245,7 +245,7 @@ impl Shard {
         let sa = map(&sa_path)?;
         let od = map(&od_path)?;
         let ds_size = ds.len() as u64;
-        if ds_size % w != 0 {
+        if !ds_size.is_multiple_of(w) {
             return Err(Error::WidthMismatch {
                 path: ds_path,
                 expected: width,
@@ -269,7 +269,7 @@ impl Shard {
                 tok_cnt * ptr_size as u64
             );
             return Err(
-                if sa.len() as u64 % tok_cnt != 0 || sa.len() as u64 > tok_cnt * 8 {
+                if !(sa.len() as u64).is_multiple_of(tok_cnt) || sa.len() as u64 > tok_cnt * 8 {
                     Error::corrupt(sa_path, reason)
                 } else {
                     Error::WidthMismatch {
@@ -288,7 +288,7 @@ impl Shard {
         for i in 0..doc_cnt as usize {
             let off = read_u64(&od, i);
             let ok = off < ds_size
-                && off % w == 0
+                && off.is_multiple_of(w)
                 && prev.map_or(off == 0, |p| off > p)
                 && ds[off as usize..(off + w) as usize] == sep[..];
             if !ok {

@@ -300,7 +300,7 @@ impl Index {
 
     fn check_ptr(&self, s: usize, ptr: u64) -> Result<()> {
         let shard = self.shard(s)?;
-        if ptr >= shard.ds_size() || ptr % self.token_width().bytes() as u64 != 0 {
+        if ptr >= shard.ds_size() || !ptr.is_multiple_of(self.token_width().bytes() as u64) {
             return Err(Error::BadPointer {
                 shard: s,
                 ptr,
