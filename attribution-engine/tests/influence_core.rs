@@ -265,7 +265,17 @@ fn run_pipeline() -> (Vec<f64>, Vec<f64>, Vec<f64>, inf::ContributionShares, f64
         &MethodOptions::new(Method::If).projected(8, 1),
     )
     .unwrap();
-    let b = inf::compute_scores(&m, &train, &test, &MethodOptions::new(Method::Trak)).unwrap();
+    let mut b = inf::compute_scores(&m, &train, &test, &MethodOptions::new(Method::Trak)).unwrap();
+    // TRAK's default ensemble (p = 15, k = 6: three projections) and the leave-one-out losses.
+    let ensemble = MethodOptions::new(Method::Trak).projected(6, 4);
+    assert_eq!(ensemble.ensemble_size(m.num_params()), 3);
+    b.data.extend(
+        inf::compute_scores(&m, &train, &test, &ensemble)
+            .unwrap()
+            .data,
+    );
+    let loo = inf::methods::leave_one_out(&m, &train, &MethodOptions::new(Method::If)).unwrap();
+    b.data.extend(loo.loo_loss());
     let mut mc = ModelConfig::mlp(3, 6, 1e-3);
     mc.epochs = 60;
     let mlp = trained(mc, &train);
