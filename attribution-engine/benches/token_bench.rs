@@ -30,7 +30,9 @@ impl Rng {
 /// `len` tokens from a random place of a random document (shorter if the document is).
 fn sample(index: &Index, rng: &mut Rng, len: usize) -> Vec<u32> {
     loop {
-        let doc = index.get_doc_by_ix(rng.below(index.total_doc_cnt()), u64::MAX).unwrap();
+        let doc = index
+            .get_doc_by_ix(rng.below(index.total_doc_cnt()), u64::MAX)
+            .unwrap();
         if doc.token_ids.len() < 2 {
             continue;
         }
@@ -60,17 +62,32 @@ fn time<T>(reps: &[Vec<u32>], mut f: impl FnMut(&[u32]) -> T) -> Vec<f64> {
 }
 
 fn main() {
-    let args: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with("--")).collect();
+    let args: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with("--"))
+        .collect();
     let [dir, out] = &args[..] else {
         eprintln!("usage: token_bench INDEX_DIR QUERIES_OUT.json");
         return;
     };
-    let width = std::env::var("TOKEN_WIDTH").ok().and_then(|w| w.parse().ok()).unwrap_or(2);
+    let width = std::env::var("TOKEN_WIDTH")
+        .ok()
+        .and_then(|w| w.parse().ok())
+        .unwrap_or(2);
     let width = TokenWidth::from_bytes(width).expect("TOKEN_WIDTH is 2 or 4");
-    let index = Index::open(dir, OpenOptions { token_width: width, eos: 0 }).expect("index opens");
+    let index = Index::open(
+        dir,
+        OpenOptions {
+            token_width: width,
+            eos: 0,
+        },
+    )
+    .expect("index opens");
     let mut rng = Rng(42);
 
-    let counts: Vec<Vec<u32>> = (0..2000).map(|i| sample(&index, &mut rng, 1 + i % 8)).collect();
+    let counts: Vec<Vec<u32>> = (0..2000)
+        .map(|i| sample(&index, &mut rng, 1 + i % 8))
+        .collect();
     let prompts: Vec<Vec<u32>> = (0..300)
         .map(|_| {
             let mut p = sample(&index, &mut rng, 30);
@@ -92,14 +109,27 @@ fn main() {
             o
         })
         .collect();
-    let opts = AttributeOptions { min_len: 4, max_cnt: 1000, ..Default::default() };
+    let opts = AttributeOptions {
+        min_len: 4,
+        max_cnt: 1000,
+        ..Default::default()
+    };
 
     let _ = index.attribute(&outputs[0], &opts); // load unigram counts
     let count = percentiles(time(&counts, |q| index.count(q).unwrap()));
-    let infgram = percentiles(time(&prompts, |q| index.infgram_prob(&q[..q.len() - 1], q[q.len() - 1]).unwrap()));
+    let infgram = percentiles(time(&prompts, |q| {
+        index
+            .infgram_prob(&q[..q.len() - 1], q[q.len() - 1])
+            .unwrap()
+    }));
     let attribute = percentiles(time(&outputs, |q| index.attribute(q, &opts).unwrap()));
-    let shares = percentiles(time(&outputs, |q| index.attribute_shares(q, &opts).unwrap()));
-    let spans: usize = outputs.iter().map(|o| index.attribute(o, &opts).unwrap().spans.len()).sum();
+    let shares = percentiles(time(&outputs, |q| {
+        index.attribute_shares(q, &opts).unwrap()
+    }));
+    let spans: usize = outputs
+        .iter()
+        .map(|o| index.attribute(o, &opts).unwrap().spans.len())
+        .sum();
 
     let queries = json!({
         "count": counts, "infgram_prob": prompts, "attribute": outputs,

@@ -9,41 +9,80 @@ fn docs(v: &[&[u32]]) -> Vec<Result<Document>> {
     v.iter()
         .enumerate()
         .map(|(i, d)| {
-            let c = Contribution { datanet_id: 1, version: 1, content_hash: ContentHash([i as u8; 32]) };
+            let c = Contribution {
+                datanet_id: 1,
+                version: 1,
+                content_hash: ContentHash([i as u8; 32]),
+            };
             Ok(Document::new(d.to_vec()).with_contribution(c))
         })
         .collect()
 }
 
 fn open(dir: &Path, width: TokenWidth) -> Result<Index> {
-    Index::open(dir, OpenOptions { token_width: width, eos: 0 })
+    Index::open(
+        dir,
+        OpenOptions {
+            token_width: width,
+            eos: 0,
+        },
+    )
 }
 
 fn built(width: TokenWidth) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
-    IndexBuilder::new(dir.path(), width).build(docs(&[&[1, 2, 3], &[2, 3, 4, 5], &[]])).unwrap();
+    IndexBuilder::new(dir.path(), width)
+        .build(docs(&[&[1, 2, 3], &[2, 3, 4, 5], &[]]))
+        .unwrap();
     dir
 }
 
 #[test]
 fn separator_and_oversized_tokens_in_documents() {
     let dir = tempfile::tempdir().unwrap();
-    let e = IndexBuilder::new(dir.path(), TokenWidth::U16).build(docs(&[&[1], &[2, 65535]])).unwrap_err();
-    assert!(matches!(e, Error::SeparatorToken { doc: 1, token: 65535, .. }), "{e}");
-    let e = IndexBuilder::new(dir.path(), TokenWidth::U16).build(docs(&[&[70000]])).unwrap_err();
+    let e = IndexBuilder::new(dir.path(), TokenWidth::U16)
+        .build(docs(&[&[1], &[2, 65535]]))
+        .unwrap_err();
+    assert!(
+        matches!(
+            e,
+            Error::SeparatorToken {
+                doc: 1,
+                token: 65535,
+                ..
+            }
+        ),
+        "{e}"
+    );
+    let e = IndexBuilder::new(dir.path(), TokenWidth::U16)
+        .build(docs(&[&[70000]]))
+        .unwrap_err();
     assert!(matches!(e, Error::TokenTooWide { token: 70000, .. }), "{e}");
-    let e = IndexBuilder::new(dir.path(), TokenWidth::U32).build(docs(&[&[u32::MAX]])).unwrap_err();
+    let e = IndexBuilder::new(dir.path(), TokenWidth::U32)
+        .build(docs(&[&[u32::MAX]]))
+        .unwrap_err();
     assert!(matches!(e, Error::SeparatorToken { .. }), "{e}");
 }
 
 #[test]
 fn empty_corpus() {
     let dir = tempfile::tempdir().unwrap();
-    let e = IndexBuilder::new(dir.path(), TokenWidth::U16).build(docs(&[])).unwrap_err();
+    let e = IndexBuilder::new(dir.path(), TokenWidth::U16)
+        .build(docs(&[]))
+        .unwrap_err();
     assert!(matches!(e, Error::EmptyCorpus), "{e}");
     // Empty documents are fine: the corpus is their separators.
-    IndexBuilder::new(dir.path(), TokenWidth::U16).build(docs(&[&[], &[]])).unwrap();
-    assert_eq!(open(dir.path(), TokenWidth::U16).unwrap().count(&[]).unwrap().count, 2);
+    IndexBuilder::new(dir.path(), TokenWidth::U16)
+        .build(docs(&[&[], &[]]))
+        .unwrap();
+    assert_eq!(
+        open(dir.path(), TokenWidth::U16)
+            .unwrap()
+            .count(&[])
+            .unwrap()
+            .count,
+        2
+    );
 }
 
 #[test]
@@ -69,7 +108,15 @@ fn truncate(path: &Path, by: u64) {
 
 #[test]
 fn truncated_files() {
-    for (file, by) in [("table.0", 1), ("table.0", 3), ("tokenized.0", 1), ("tokenized.0", 2), ("offset.0", 1), ("offset.0", 8), ("metaoff.0", 8)] {
+    for (file, by) in [
+        ("table.0", 1),
+        ("table.0", 3),
+        ("tokenized.0", 1),
+        ("tokenized.0", 2),
+        ("offset.0", 1),
+        ("offset.0", 8),
+        ("metaoff.0", 8),
+    ] {
         let dir = built(TokenWidth::U16);
         truncate(&dir.path().join(file), by);
         let e = open(dir.path(), TokenWidth::U16).unwrap_err();
@@ -80,7 +127,10 @@ fn truncated_files() {
     }
     let dir = built(TokenWidth::U16);
     fs::write(dir.path().join("table.0"), b"").unwrap();
-    assert!(matches!(open(dir.path(), TokenWidth::U16).unwrap_err(), Error::Corrupt { .. }));
+    assert!(matches!(
+        open(dir.path(), TokenWidth::U16).unwrap_err(),
+        Error::Corrupt { .. }
+    ));
 }
 
 #[test]
@@ -89,30 +139,61 @@ fn corrupt_offsets() {
     let mut od = fs::read(dir.path().join("offset.0")).unwrap();
     od[8] += 2; // the second document no longer starts at a separator
     fs::write(dir.path().join("offset.0"), od).unwrap();
-    assert!(matches!(open(dir.path(), TokenWidth::U16).unwrap_err(), Error::Corrupt { .. }));
+    assert!(matches!(
+        open(dir.path(), TokenWidth::U16).unwrap_err(),
+        Error::Corrupt { .. }
+    ));
 }
 
 #[test]
 fn mismatched_token_width() {
     let dir = built(TokenWidth::U16);
     let e = open(dir.path(), TokenWidth::U32).unwrap_err();
-    assert!(matches!(e, Error::WidthMismatch { .. } | Error::Corrupt { .. }), "{e}");
+    assert!(
+        matches!(e, Error::WidthMismatch { .. } | Error::Corrupt { .. }),
+        "{e}"
+    );
     let dir = built(TokenWidth::U32);
     let e = open(dir.path(), TokenWidth::U16).unwrap_err();
-    assert!(matches!(e, Error::WidthMismatch { .. } | Error::Corrupt { .. }), "{e}");
+    assert!(
+        matches!(e, Error::WidthMismatch { .. } | Error::Corrupt { .. }),
+        "{e}"
+    );
 }
 
 #[test]
 fn bad_queries() {
     let dir = built(TokenWidth::U16);
     let index = open(dir.path(), TokenWidth::U16).unwrap();
-    assert!(matches!(index.count(&[70000]).unwrap_err(), Error::TokenTooWide { token: 70000, .. }));
-    assert!(matches!(index.prob(&[1], 70000).unwrap_err(), Error::TokenTooWide { .. }));
-    assert!(matches!(index.ntd(&[1], 0).unwrap_err(), Error::InvalidArgument(_)));
-    let opts = AttributeOptions { max_cnt: 0, ..Default::default() };
-    assert!(matches!(index.attribute(&[1], &opts).unwrap_err(), Error::InvalidArgument(_)));
-    let opts = AttributeOptions { max_cnt: 10, delim_ids: vec![70000], ..Default::default() };
-    assert!(matches!(index.attribute(&[1], &opts).unwrap_err(), Error::TokenTooWide { .. }));
+    assert!(matches!(
+        index.count(&[70000]).unwrap_err(),
+        Error::TokenTooWide { token: 70000, .. }
+    ));
+    assert!(matches!(
+        index.prob(&[1], 70000).unwrap_err(),
+        Error::TokenTooWide { .. }
+    ));
+    assert!(matches!(
+        index.ntd(&[1], 0).unwrap_err(),
+        Error::InvalidArgument(_)
+    ));
+    let opts = AttributeOptions {
+        max_cnt: 0,
+        ..Default::default()
+    };
+    assert!(matches!(
+        index.attribute(&[1], &opts).unwrap_err(),
+        Error::InvalidArgument(_)
+    ));
+    let opts = AttributeOptions {
+        max_cnt: 10,
+        delim_ids: vec![70000],
+        ..Default::default()
+    };
+    assert!(matches!(
+        index.attribute(&[1], &opts).unwrap_err(),
+        Error::TokenTooWide { .. }
+    ));
     // The separator is a legal query token (it matches document boundaries), as in the reference.
     assert_eq!(index.count(&[65535]).unwrap().count, 3);
     assert_eq!(index.count(&[3, 65535, 2]).unwrap().count, 1);
@@ -127,7 +208,16 @@ fn queries_longer_than_the_corpus_are_answered_not_refused() {
     assert_eq!(index.prob(&long, 1).unwrap().prob, -1.0);
     assert_eq!(index.infgram_prob(&long, 1).unwrap().suffix_len, 4); // ends with [2, 3, 4, 5]
     assert_eq!(index.ntd(&long, 10).unwrap().prompt_cnt, 0);
-    let spans = index.attribute(&long, &AttributeOptions { max_cnt: 10, min_len: 2, ..Default::default() }).unwrap();
+    let spans = index
+        .attribute(
+            &long,
+            &AttributeOptions {
+                max_cnt: 10,
+                min_len: 2,
+                ..Default::default()
+            },
+        )
+        .unwrap();
     assert!(spans.spans.iter().all(|s| s.length <= 4));
     assert_eq!(index.count(&[]).unwrap().count, 10); // 7 tokens + 3 separators
 }
@@ -136,15 +226,36 @@ fn queries_longer_than_the_corpus_are_answered_not_refused() {
 fn out_of_range_documents() {
     let dir = built(TokenWidth::U16);
     let index = open(dir.path(), TokenWidth::U16).unwrap();
-    assert!(matches!(index.get_doc_by_rank(0, 10, 5).unwrap_err(), Error::RankOutOfRange { .. }));
-    assert!(matches!(index.get_doc_by_rank(1, 0, 5).unwrap_err(), Error::ShardOutOfRange { .. }));
-    assert!(matches!(index.get_doc_by_ptr(0, 3, 5).unwrap_err(), Error::BadPointer { .. }));
-    assert!(matches!(index.get_doc_by_ptr(0, 20, 5).unwrap_err(), Error::BadPointer { .. }));
-    assert!(matches!(index.get_doc_by_ix(3, 5).unwrap_err(), Error::DocOutOfRange { .. }));
-    assert!(matches!(index.ptrs(0, 5, 11).unwrap_err(), Error::RankOutOfRange { .. }));
+    assert!(matches!(
+        index.get_doc_by_rank(0, 10, 5).unwrap_err(),
+        Error::RankOutOfRange { .. }
+    ));
+    assert!(matches!(
+        index.get_doc_by_rank(1, 0, 5).unwrap_err(),
+        Error::ShardOutOfRange { .. }
+    ));
+    assert!(matches!(
+        index.get_doc_by_ptr(0, 3, 5).unwrap_err(),
+        Error::BadPointer { .. }
+    ));
+    assert!(matches!(
+        index.get_doc_by_ptr(0, 20, 5).unwrap_err(),
+        Error::BadPointer { .. }
+    ));
+    assert!(matches!(
+        index.get_doc_by_ix(3, 5).unwrap_err(),
+        Error::DocOutOfRange { .. }
+    ));
+    assert!(matches!(
+        index.ptrs(0, 5, 11).unwrap_err(),
+        Error::RankOutOfRange { .. }
+    ));
     // A pointer at a separator: the document after it, the needle just before it.
     let d = index.get_doc_by_ptr(0, 8, 10).unwrap();
-    assert_eq!((d.doc_ix, d.needle_offset, d.token_ids), (1, 0, vec![2, 3, 4, 5]));
+    assert_eq!(
+        (d.doc_ix, d.needle_offset, d.token_ids),
+        (1, 0, vec![2, 3, 4, 5])
+    );
 }
 
 #[test]
@@ -153,7 +264,11 @@ fn shares_need_contributions() {
     fs::remove_file(dir.path().join("metadata.0")).unwrap();
     fs::remove_file(dir.path().join("metaoff.0")).unwrap();
     let index = open(dir.path(), TokenWidth::U16).unwrap();
-    let opts = AttributeOptions { max_cnt: 10, min_len: 1, ..Default::default() };
+    let opts = AttributeOptions {
+        max_cnt: 10,
+        min_len: 1,
+        ..Default::default()
+    };
     let e = index.attribute_shares(&[2, 3, 4], &opts).unwrap_err();
     assert!(matches!(e, Error::MissingContribution { doc_ix: 1 }), "{e}");
 }

@@ -52,7 +52,16 @@ impl Rng {
 fn corpus(rng: &mut Rng, width: TokenWidth, docs: usize) -> Vec<Vec<u32>> {
     let alpha: Vec<u32> = match width {
         TokenWidth::U16 => vec![1, 2, 3, 4, 0x100, 0x1ff, 0xff00, 0xfffe],
-        TokenWidth::U32 => vec![1, 2, 3, 0x100, 0x1_0000, 0x0100_0000, 0xff00_0001, 0xffff_fffe],
+        TokenWidth::U32 => vec![
+            1,
+            2,
+            3,
+            0x100,
+            0x1_0000,
+            0x0100_0000,
+            0xff00_0001,
+            0xffff_fffe,
+        ],
     };
     (0..docs)
         .map(|_| {
@@ -107,10 +116,20 @@ fn ours(index: &Index, q: &Value) -> Value {
     let v = match q["op"].as_str().unwrap() {
         "count" => serde_json::to_value(index.count(&ids("input_ids")).unwrap()),
         "find" => serde_json::to_value(index.find(&ids("input_ids")).unwrap()),
-        "prob" => serde_json::to_value(index.prob(&ids("prompt_ids"), n("cont_id") as u32).unwrap()),
+        "prob" => {
+            serde_json::to_value(index.prob(&ids("prompt_ids"), n("cont_id") as u32).unwrap())
+        }
         "ntd" => serde_json::to_value(index.ntd(&ids("prompt_ids"), n("max_support")).unwrap()),
-        "infgram_prob" => serde_json::to_value(index.infgram_prob(&ids("prompt_ids"), n("cont_id") as u32).unwrap()),
-        "infgram_ntd" => serde_json::to_value(index.infgram_ntd(&ids("prompt_ids"), n("max_support")).unwrap()),
+        "infgram_prob" => serde_json::to_value(
+            index
+                .infgram_prob(&ids("prompt_ids"), n("cont_id") as u32)
+                .unwrap(),
+        ),
+        "infgram_ntd" => serde_json::to_value(
+            index
+                .infgram_ntd(&ids("prompt_ids"), n("max_support"))
+                .unwrap(),
+        ),
         "creativity" => serde_json::to_value(index.creativity(&ids("input_ids")).unwrap()),
         "attribute" => {
             let opts = AttributeOptions {
@@ -121,10 +140,14 @@ fn ours(index: &Index, q: &Value) -> Value {
             };
             serde_json::to_value(index.attribute(&ids("input_ids"), &opts).unwrap())
         }
-        "get_doc_by_ix" => serde_json::to_value(index.get_doc_by_ix(n("doc_ix"), n("max_disp_len")).unwrap()),
-        "get_doc_by_rank" => {
-            serde_json::to_value(index.get_doc_by_rank(n("s") as usize, n("rank"), n("max_disp_len")).unwrap())
+        "get_doc_by_ix" => {
+            serde_json::to_value(index.get_doc_by_ix(n("doc_ix"), n("max_disp_len")).unwrap())
         }
+        "get_doc_by_rank" => serde_json::to_value(
+            index
+                .get_doc_by_rank(n("s") as usize, n("rank"), n("max_disp_len"))
+                .unwrap(),
+        ),
         op => panic!("unknown op {op}"),
     };
     v.unwrap()
@@ -179,7 +202,9 @@ fn same(a: &Value, b: &Value) -> bool {
             let (x, y) = (x.as_f64().unwrap(), y.as_f64().unwrap());
             x == y || (x - y).abs() <= 1e-12 * x.abs().max(y.abs())
         }
-        (Value::Array(x), Value::Array(y)) => x.len() == y.len() && x.iter().zip(y).all(|(a, b)| same(a, b)),
+        (Value::Array(x), Value::Array(y)) => {
+            x.len() == y.len() && x.iter().zip(y).all(|(a, b)| same(a, b))
+        }
         (Value::Object(x), Value::Object(y)) => {
             x.len() == y.len() && x.iter().all(|(k, v)| y.get(k).is_some_and(|w| same(v, w)))
         }
@@ -192,18 +217,35 @@ fn check_against_reference(dir: &Path, index: &Index, reqs: &[Value]) -> usize {
     assert_eq!(theirs.len(), reqs.len());
     for (req, their) in reqs.iter().zip(&theirs) {
         let mine = ours(index, req);
-        assert!(same(&mine, their), "request {req}\n ours: {mine}\n theirs: {their}");
+        assert!(
+            same(&mine, their),
+            "request {req}\n ours: {mine}\n theirs: {their}"
+        );
     }
     reqs.len()
 }
 
 fn build(dir: &Path, width: TokenWidth, docs: &[Vec<u32>], max_shard_tokens: u64) -> Index {
     let docs = docs.iter().enumerate().map(|(i, d)| {
-        let c = Contribution { datanet_id: 3, version: 1, content_hash: ContentHash([i as u8; 32]) };
+        let c = Contribution {
+            datanet_id: 3,
+            version: 1,
+            content_hash: ContentHash([i as u8; 32]),
+        };
         Ok(Document::new(d.clone()).with_contribution(c))
     });
-    IndexBuilder::new(dir, width).max_shard_tokens(max_shard_tokens).build(docs).unwrap();
-    Index::open(dir, OpenOptions { token_width: width, eos: 7 }).unwrap()
+    IndexBuilder::new(dir, width)
+        .max_shard_tokens(max_shard_tokens)
+        .build(docs)
+        .unwrap();
+    Index::open(
+        dir,
+        OpenOptions {
+            token_width: width,
+            eos: 7,
+        },
+    )
+    .unwrap()
 }
 
 #[test]
@@ -212,9 +254,12 @@ fn reference_engine_serves_our_index() {
         return;
     }
     let mut total = 0;
-    for (seed, width, shard_tokens) in
-        [(1, TokenWidth::U16, 1 << 20), (2, TokenWidth::U16, 150), (3, TokenWidth::U32, 200), (4, TokenWidth::U32, 1 << 20)]
-    {
+    for (seed, width, shard_tokens) in [
+        (1, TokenWidth::U16, 1 << 20),
+        (2, TokenWidth::U16, 150),
+        (3, TokenWidth::U32, 200),
+        (4, TokenWidth::U32, 1 << 20),
+    ] {
         let mut rng = Rng(seed);
         let docs = corpus(&mut rng, width, 40);
         let dir = tempfile::tempdir().unwrap();
@@ -253,7 +298,14 @@ fn reference_indexer_builds_our_suffix_arrays() {
             assert!(a == b, "table.{s} differs from the reference indexer's");
         }
         // Their index (no metadata, no unigram files) answers like ours here and there.
-        let theirs = Index::open(theirs_dir.path(), OpenOptions { token_width: width, eos: 7 }).unwrap();
+        let theirs = Index::open(
+            theirs_dir.path(),
+            OpenOptions {
+                token_width: width,
+                eos: 7,
+            },
+        )
+        .unwrap();
         let reqs: Vec<Value> = requests(&mut rng, &index, &docs)
             .into_iter()
             .filter(|r| !r["op"].as_str().unwrap().starts_with("get_doc"))
@@ -277,7 +329,10 @@ fn reference_agrees_with_regressions_being_reference_bugs() {
     let index = build(dir.path(), TokenWidth::U16, &docs, 1 << 20);
     let reqs = vec![json!({"op": "ntd", "prompt_ids": [2, 3], "max_support": 1000})];
     let theirs = reference(dir.path(), TokenWidth::U16, &reqs);
-    assert_eq!(theirs[0]["result_by_token_id"], json!({"7": {"cont_cnt": 4, "prob": 1.0}}));
+    assert_eq!(
+        theirs[0]["result_by_token_id"],
+        json!({"7": {"cont_cnt": 4, "prob": 1.0}})
+    );
     let mine = ours(&index, &reqs[0]);
     assert_eq!(mine["result_by_token_id"]["7"]["cont_cnt"], json!(2));
 }

@@ -26,12 +26,20 @@ impl Oracle {
                 shards.push(Vec::new());
                 doc_starts.push(Vec::new());
             }
-            doc_starts.last_mut().unwrap().push(shards.last().unwrap().len());
+            doc_starts
+                .last_mut()
+                .unwrap()
+                .push(shards.last().unwrap().len());
             let cur = shards.last_mut().unwrap();
             cur.push(sep);
             cur.extend_from_slice(d);
         }
-        Oracle { width, eos, shards, doc_starts }
+        Oracle {
+            width,
+            eos,
+            shards,
+            doc_starts,
+        }
     }
 
     fn occurrences(&self, q: &[u32]) -> Vec<(usize, usize)> {
@@ -63,7 +71,10 @@ impl Oracle {
     }
 
     fn longest_match(&self, q: &[u32]) -> usize {
-        (0..=q.len()).rev().find(|&k| self.count(&q[..k]) > 0).unwrap_or(0)
+        (0..=q.len())
+            .rev()
+            .find(|&k| self.count(&q[..k]) > 0)
+            .unwrap_or(0)
     }
 
     fn key(&self, t: u32) -> u32 {
@@ -79,7 +90,9 @@ impl Oracle {
         let keys: Vec<u32> = st.iter().map(|&t| self.key(t)).collect();
         let mut sa: Vec<usize> = (0..st.len()).collect();
         sa.sort_by(|&a, &b| keys[a..].cmp(&keys[b..]));
-        sa.into_iter().map(|p| (p * self.width.bytes()) as u64).collect()
+        sa.into_iter()
+            .map(|p| (p * self.width.bytes()) as u64)
+            .collect()
     }
 }
 
@@ -87,7 +100,16 @@ fn alphabet(width: TokenWidth) -> Vec<u32> {
     // Byte-swapped order differs from numeric order for these.
     match width {
         TokenWidth::U16 => vec![0, 1, 2, 3, 0x100, 0x101, 0x1ff, 0xff00, 0xfffe],
-        TokenWidth::U32 => vec![0, 1, 2, 0x100, 0x1_0000, 0x0100_0000, 0xff00_0001, 0xffff_fffe],
+        TokenWidth::U32 => vec![
+            0,
+            1,
+            2,
+            0x100,
+            0x1_0000,
+            0x0100_0000,
+            0xff00_0001,
+            0xffff_fffe,
+        ],
     }
 }
 
@@ -109,7 +131,13 @@ fn case() -> impl Strategy<Value = Case> {
         // Queries from the alphabet plus the separator, and substrings of the corpus.
         let qtok = prop_oneof![8 => tok, 1 => Just(width.separator())];
         let queries = prop::collection::vec(prop::collection::vec(qtok, 0..6), 1..8);
-        (docs, 3usize..40, queries, 0u32..4, prop::collection::vec((0usize..100, 0usize..100, 0usize..8), 4))
+        (
+            docs,
+            3usize..40,
+            queries,
+            0u32..4,
+            prop::collection::vec((0usize..100, 0usize..100, 0usize..8), 4),
+        )
             .prop_map(move |(docs, max_shard_tokens, mut queries, eos, subs)| {
                 for (d, start, len) in subs {
                     let d = &docs[d % docs.len()];
@@ -117,7 +145,13 @@ fn case() -> impl Strategy<Value = Case> {
                     let end = (start + len).min(d.len());
                     queries.push(d[start..end].to_vec());
                 }
-                Case { width, docs, max_shard_tokens, queries, eos }
+                Case {
+                    width,
+                    docs,
+                    max_shard_tokens,
+                    queries,
+                    eos,
+                }
             })
     })
 }
@@ -126,10 +160,24 @@ fn build(c: &Case) -> (tempfile::TempDir, Index, Oracle) {
     let dir = tempfile::tempdir().unwrap();
     let docs = c.docs.iter().enumerate().map(|(i, d)| {
         let hash = ContentHash([i as u8; 32]);
-        Ok(Document::new(d.clone()).with_contribution(Contribution { datanet_id: 1, version: 1, content_hash: hash }))
+        Ok(Document::new(d.clone()).with_contribution(Contribution {
+            datanet_id: 1,
+            version: 1,
+            content_hash: hash,
+        }))
     });
-    IndexBuilder::new(dir.path(), c.width).max_shard_tokens(c.max_shard_tokens as u64).build(docs).unwrap();
-    let index = Index::open(dir.path(), OpenOptions { token_width: c.width, eos: c.eos }).unwrap();
+    IndexBuilder::new(dir.path(), c.width)
+        .max_shard_tokens(c.max_shard_tokens as u64)
+        .build(docs)
+        .unwrap();
+    let index = Index::open(
+        dir.path(),
+        OpenOptions {
+            token_width: c.width,
+            eos: c.eos,
+        },
+    )
+    .unwrap();
     let oracle = Oracle::new(&c.docs, c.width, c.max_shard_tokens, c.eos);
     (dir, index, oracle)
 }
@@ -335,7 +383,11 @@ fn ntd_end_of_shard_regression() {
     };
     let (_dir, index, _) = build(&c);
     let r = index.ntd(&[2, 3], 1000).unwrap();
-    let got: BTreeMap<u32, u64> = r.result_by_token_id.iter().map(|(&t, d)| (t, d.cont_cnt)).collect();
+    let got: BTreeMap<u32, u64> = r
+        .result_by_token_id
+        .iter()
+        .map(|(&t, d)| (t, d.cont_cnt))
+        .collect();
     assert_eq!(got, BTreeMap::from([(0, 2), (4, 1), (5, 1)]));
     assert_eq!(r.prompt_cnt, 4);
 }
@@ -352,8 +404,21 @@ fn longest_match_at_rank_zero_regression() {
         eos: 0,
     };
     let (_dir, index, _) = build(&c);
-    assert_eq!(index.creativity(&[1, 2, 3, 4, 2, 3, 5]).unwrap().rs, vec![6, 6, 6, 6, 7, 7, 7]);
-    let opts = AttributeOptions { max_cnt: 10, min_len: 1, ..Default::default() };
-    let spans: Vec<_> = index.attribute(&[1, 2, 3, 4, 2, 3, 5], &opts).unwrap().spans.iter().map(|s| (s.l, s.r)).collect();
+    assert_eq!(
+        index.creativity(&[1, 2, 3, 4, 2, 3, 5]).unwrap().rs,
+        vec![6, 6, 6, 6, 7, 7, 7]
+    );
+    let opts = AttributeOptions {
+        max_cnt: 10,
+        min_len: 1,
+        ..Default::default()
+    };
+    let spans: Vec<_> = index
+        .attribute(&[1, 2, 3, 4, 2, 3, 5], &opts)
+        .unwrap()
+        .spans
+        .iter()
+        .map(|s| (s.l, s.r))
+        .collect();
     assert_eq!(spans, vec![(0, 6), (4, 7)]);
 }

@@ -8,21 +8,39 @@ use openledger_attribution_engine::token::*;
 use proptest::prelude::*;
 
 fn contribution(i: usize) -> Contribution {
-    Contribution { datanet_id: (i % 3) as u64, version: 1 + (i % 2) as u32, content_hash: ContentHash([i as u8; 32]) }
+    Contribution {
+        datanet_id: (i % 3) as u64,
+        version: 1 + (i % 2) as u32,
+        content_hash: ContentHash([i as u8; 32]),
+    }
 }
 
 fn build(docs: &[(Contribution, Vec<u32>)], max_shard_tokens: u64) -> (tempfile::TempDir, Index) {
     let dir = tempfile::tempdir().unwrap();
     IndexBuilder::new(dir.path(), TokenWidth::U16)
         .max_shard_tokens(max_shard_tokens)
-        .build(docs.iter().map(|(c, t)| Ok(Document::new(t.clone()).with_contribution(*c))))
+        .build(
+            docs.iter()
+                .map(|(c, t)| Ok(Document::new(t.clone()).with_contribution(*c))),
+        )
         .unwrap();
-    let index = Index::open(dir.path(), OpenOptions { token_width: TokenWidth::U16, eos: 0 }).unwrap();
+    let index = Index::open(
+        dir.path(),
+        OpenOptions {
+            token_width: TokenWidth::U16,
+            eos: 0,
+        },
+    )
+    .unwrap();
     (dir, index)
 }
 
 fn opts() -> AttributeOptions {
-    AttributeOptions { min_len: 2, max_cnt: 1000, ..Default::default() }
+    AttributeOptions {
+        min_len: 2,
+        max_cnt: 1000,
+        ..Default::default()
+    }
 }
 
 #[test]
@@ -43,7 +61,11 @@ fn formula_on_a_small_corpus() {
     let s = |n: u64| log2_fixed(16) - log2_fixed(n);
     let w_a = 3 * s(1) as u128; // 12 bits
     let w_bc = 2 * s(2) as u128; // 6 bits, split between B and C
-    let credit: BTreeMap<_, _> = shares.shares.iter().map(|s| (s.contribution, s.credit)).collect();
+    let credit: BTreeMap<_, _> = shares
+        .shares
+        .iter()
+        .map(|s| (s.contribution, s.credit))
+        .collect();
     assert_eq!(credit[&contribution(0)], w_a);
     assert_eq!(credit[&contribution(1)], w_bc / 2);
     assert_eq!(credit[&contribution(2)], w_bc / 2);
@@ -65,24 +87,42 @@ fn nothing_matches_means_no_shares() {
 
 #[test]
 fn rarer_spans_weigh_more() {
-    let mut docs = vec![(contribution(0), vec![10, 11]), (contribution(1), vec![20, 21])];
+    let mut docs = vec![
+        (contribution(0), vec![10, 11]),
+        (contribution(1), vec![20, 21]),
+    ];
     // Make 20 and 21 common elsewhere (in a third contribution, never next to each other).
     docs.push((contribution(2), vec![20, 5, 21, 5, 20, 5, 21, 5, 20]));
     let (_d, index) = build(&docs, 1 << 20);
-    let (_, shares) = index.attribute_shares(&[10, 11, 99, 20, 21], &opts()).unwrap();
-    let by: BTreeMap<_, _> = shares.shares.iter().map(|s| (s.contribution, s.perbill)).collect();
+    let (_, shares) = index
+        .attribute_shares(&[10, 11, 99, 20, 21], &opts())
+        .unwrap();
+    let by: BTreeMap<_, _> = shares
+        .shares
+        .iter()
+        .map(|s| (s.contribution, s.perbill))
+        .collect();
     assert!(by[&contribution(0)] > by[&contribution(1)], "{by:?}");
     assert!(!by.contains_key(&contribution(2)));
 }
 
 #[test]
 fn same_result_from_many_threads() {
-    let docs: Vec<_> = (0..20).map(|i| (contribution(i), (0..30).map(|j| 1 + ((i * 7 + j * 3) % 11) as u32).collect())).collect();
+    let docs: Vec<_> = (0..20)
+        .map(|i| {
+            (
+                contribution(i),
+                (0..30).map(|j| 1 + ((i * 7 + j * 3) % 11) as u32).collect(),
+            )
+        })
+        .collect();
     let (_d, index) = build(&docs, 100);
     let output: Vec<u32> = (0..200).map(|j| 1 + ((j * 5) % 13) as u32).collect();
     let want = index.attribute_shares(&output, &opts()).unwrap().1;
     std::thread::scope(|s| {
-        let handles: Vec<_> = (0..4).map(|_| s.spawn(|| index.attribute_shares(&output, &opts()).unwrap().1)).collect();
+        let handles: Vec<_> = (0..4)
+            .map(|_| s.spawn(|| index.attribute_shares(&output, &opts()).unwrap().1))
+            .collect();
         for h in handles {
             assert_eq!(h.join().unwrap(), want);
         }

@@ -28,18 +28,30 @@ pub struct CsvColumns {
 
 impl Default for CsvColumns {
     fn default() -> Self {
-        Self { label: Some("label".into()), contribution: "contribution".into() }
+        Self {
+            label: Some("label".into()),
+            contribution: "contribution".into(),
+        }
     }
 }
 
 impl Dataset {
     /// Build from in-memory rows, validating shapes and values.
-    pub fn new(x: Vec<f64>, y: Vec<usize>, contributions: Option<Vec<u64>>, d: usize) -> Result<Self> {
+    pub fn new(
+        x: Vec<f64>,
+        y: Vec<usize>,
+        contributions: Option<Vec<u64>>,
+        d: usize,
+    ) -> Result<Self> {
         if d == 0 {
             return Err(invalid("data set needs at least one feature"));
         }
-        if x.len() % d != 0 || x.len() / d != y.len() {
-            return Err(invalid(format!("{} feature values for {} rows of {d} features", x.len(), y.len())));
+        if !x.len().is_multiple_of(d) || x.len() / d != y.len() {
+            return Err(invalid(format!(
+                "{} feature values for {} rows of {d} features",
+                x.len(),
+                y.len()
+            )));
         }
         if let Some(i) = x.iter().position(|v| !v.is_finite()) {
             return Err(InfluenceError::NonFinite {
@@ -51,11 +63,20 @@ impl Dataset {
         }
         let n = y.len();
         let contributions = match contributions {
-            Some(c) if c.len() != n => return Err(invalid("contribution ids do not match the row count")),
+            Some(c) if c.len() != n => {
+                return Err(invalid("contribution ids do not match the row count"))
+            }
             Some(c) => c,
             None => (0..n as u64).collect(),
         };
-        Ok(Self { x, y, contributions, n, d, feature_names: (0..d).map(|j| format!("f{j}")).collect() })
+        Ok(Self {
+            x,
+            y,
+            contributions,
+            n,
+            d,
+            feature_names: (0..d).map(|j| format!("f{j}")).collect(),
+        })
     }
 
     pub fn row(&self, i: usize) -> &[f64] {
@@ -98,17 +119,28 @@ impl Dataset {
 
     /// Read a CSV file (header row, comma separated).
     pub fn from_csv(path: &str, cols: &CsvColumns) -> Result<Self> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|source| InfluenceError::Io { path: path.into(), source })?;
+        let text = std::fs::read_to_string(path).map_err(|source| InfluenceError::Io {
+            path: path.into(),
+            source,
+        })?;
         Self::from_csv_str(&text, path, cols)
     }
 
     /// Parse CSV text; `file` names it in errors.
     pub fn from_csv_str(text: &str, file: &str, cols: &CsvColumns) -> Result<Self> {
-        let csv_err = |m: String| InfluenceError::Csv { file: file.into(), message: m };
-        let mut lines = text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty());
+        let csv_err = |m: String| InfluenceError::Csv {
+            file: file.into(),
+            message: m,
+        };
+        let mut lines = text
+            .lines()
+            .enumerate()
+            .filter(|(_, l)| !l.trim().is_empty());
         let (_, header) = lines.next().ok_or_else(|| csv_err("empty file".into()))?;
-        let names: Vec<String> = header.split(',').map(|s| s.trim().trim_matches('"').to_string()).collect();
+        let names: Vec<String> = header
+            .split(',')
+            .map(|s| s.trim().trim_matches('"').to_string())
+            .collect();
         let label_idx = match &cols.label {
             Some(l) => names
                 .iter()
@@ -117,8 +149,9 @@ impl Dataset {
             None => names.len() - 1,
         };
         let contrib_idx = names.iter().position(|n| *n == cols.contribution);
-        let feat_idx: Vec<usize> =
-            (0..names.len()).filter(|&j| j != label_idx && Some(j) != contrib_idx).collect();
+        let feat_idx: Vec<usize> = (0..names.len())
+            .filter(|&j| j != label_idx && Some(j) != contrib_idx)
+            .collect();
         if feat_idx.is_empty() {
             return Err(csv_err("no feature columns".into()));
         }
@@ -126,7 +159,10 @@ impl Dataset {
         let (mut x, mut y, mut contributions) = (Vec::new(), Vec::new(), Vec::new());
         for (ln, line) in lines {
             let line_no = ln + 1;
-            let cells: Vec<&str> = line.split(',').map(|s| s.trim().trim_matches('"')).collect();
+            let cells: Vec<&str> = line
+                .split(',')
+                .map(|s| s.trim().trim_matches('"'))
+                .collect();
             if cells.len() != names.len() {
                 return Err(csv_err(format!(
                     "line {line_no} has {} cells, the header has {}",
@@ -212,9 +248,16 @@ impl Standardizer {
         }
         let std = var.iter().map(|s| {
             let sd = (s / n).sqrt();
-            if sd > 1e-12 { sd } else { 1.0 }
+            if sd > 1e-12 {
+                sd
+            } else {
+                1.0
+            }
         });
-        Self { mean, std: std.collect() }
+        Self {
+            mean,
+            std: std.collect(),
+        }
     }
 
     pub fn apply(&self, ds: &Dataset) -> Result<Dataset> {

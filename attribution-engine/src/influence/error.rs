@@ -6,21 +6,49 @@ use thiserror::Error;
 #[derive(Debug, Error)]
 pub enum InfluenceError {
     #[error("I/O error on {path}: {source}")]
-    Io { path: String, source: std::io::Error },
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
     #[error("CSV {file}: {message}")]
     Csv { file: String, message: String },
     #[error("CSV {file}, line {line}, column `{column}`: cell `{cell}` is not a number")]
-    NonNumeric { file: String, line: usize, column: String, cell: String },
+    NonNumeric {
+        file: String,
+        line: usize,
+        column: String,
+        cell: String,
+    },
     #[error("CSV {file}, line {line}, column `{column}`: value {value} is not finite")]
-    NonFinite { file: String, line: usize, column: String, value: String },
+    NonFinite {
+        file: String,
+        line: usize,
+        column: String,
+        value: String,
+    },
     #[error("CSV {file}, line {line}: label `{label}` is not a non-negative integer")]
-    BadLabel { file: String, line: usize, label: String },
+    BadLabel {
+        file: String,
+        line: usize,
+        label: String,
+    },
     #[error("label {label} on line {line} of {file} is out of range (expected an integer in 0..{classes})")]
-    LabelOutOfRange { file: String, line: usize, label: String, classes: usize },
-    #[error("{classes} classes but only {rows} training rows: need at least as many rows as classes")]
+    LabelOutOfRange {
+        file: String,
+        line: usize,
+        label: String,
+        classes: usize,
+    },
+    #[error(
+        "{classes} classes but only {rows} training rows: need at least as many rows as classes"
+    )]
     TooManyClasses { classes: usize, rows: usize },
     #[error("feature count mismatch: {what} has {got} features, the model expects {expected}")]
-    FeatureMismatch { what: String, got: usize, expected: usize },
+    FeatureMismatch {
+        what: String,
+        got: usize,
+        expected: usize,
+    },
     #[error("invalid argument: {0}")]
     InvalidArgument(String),
     #[error("matrix is not positive definite even with damping {damping:e}")]

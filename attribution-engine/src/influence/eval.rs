@@ -1,13 +1,13 @@
 //! Evaluation harness: linear datamodeling score (LDS) against retraining on random subsets,
-//! and mislabel detection by self-influence (ROC AUC). These are the numbers every quality claim
-//! about the engine quotes.
+//! and mislabel detection (ROC AUC of the predicted leave-one-out loss or self-influence).
+//! These are the numbers every quality claim about the engine quotes.
 
 use rayon::prelude::*;
 
 use super::data::Dataset;
 use super::error::{invalid, Result};
 use super::linalg::{roc_auc, spearman};
-use super::methods::{self_influence, MethodOptions, Scores};
+use super::methods::{leave_one_out, self_influence, Method, MethodOptions, Scores};
 use super::model::{Arch, Classifier};
 use super::rng::SplitMix64;
 
@@ -21,7 +21,11 @@ pub struct LdsOptions {
 
 impl Default for LdsOptions {
     fn default() -> Self {
-        Self { subsets: 100, alpha: 0.5, seed: 0 }
+        Self {
+            subsets: 100,
+            alpha: 0.5,
+            seed: 0,
+        }
     }
 }
 
@@ -39,7 +43,12 @@ pub struct Retrains {
 /// results are collected in subset order). Logistic regression is warm-started from the full
 /// model's optimum (the optimum is unique, so only the time changes); the MLP is retrained
 /// from the same seeded initialisation as the full model.
-pub fn retrain_subsets(full: &Classifier, train: &Dataset, test: &Dataset, opts: &LdsOptions) -> Result<Retrains> {
+pub fn retrain_subsets(
+    full: &Classifier,
+    train: &Dataset,
+    test: &Dataset,
+    opts: &LdsOptions,
+) -> Result<Retrains> {
     if opts.subsets < 2 {
         return Err(invalid("LDS needs at least 2 subsets"));
     }
@@ -48,10 +57,14 @@ pub fn retrain_subsets(full: &Classifier, train: &Dataset, test: &Dataset, opts:
     }
     let size = (opts.alpha * train.n as f64).floor() as usize;
     if size < full.cfg.classes {
-        return Err(invalid(format!("subsets of {size} rows are too small for {} classes", full.cfg.classes)));
+        return Err(invalid(format!(
+            "subsets of {size} rows are too small for {} classes",
+            full.cfg.classes
+        )));
     }
-    let subsets: Vec<Vec<usize>> =
-        (0..opts.subsets).map(|s| SplitMix64::stream(opts.seed, s as u64).subset(train.n, size)).collect();
+    let subsets: Vec<Vec<usize>> = (0..opts.subsets)
+        .map(|s| SplitMix64::stream(opts.seed, s as u64).subset(train.n, size))
+        .collect();
     let warm = full.params()?;
     let results: Vec<Result<(Vec<f64>, bool)>> = subsets
         .par_iter()
@@ -72,7 +85,11 @@ pub fn retrain_subsets(full: &Classifier, train: &Dataset, test: &Dataset, opts:
         margins.push(m);
         not_converged += usize::from(!c);
     }
-    Ok(Retrains { subsets, margins, not_converged })
+    Ok(Retrains {
+        subsets,
+        margins,
+        not_converged,
+    })
 }
 
 /// LDS of a score matrix against retraining outcomes.
@@ -86,22 +103,33 @@ pub struct LdsResult {
 
 pub fn lds(scores: &Scores, retrains: &Retrains) -> Result<LdsResult> {
     if retrains.margins.iter().any(|m| m.len() != scores.n_test) {
-        return Err(invalid("retrained margins do not match the scored test set"));
+        return Err(invalid(
+            "retrained margins do not match the scored test set",
+        ));
     }
     let per_test: Vec<Option<f64>> = (0..scores.n_test)
         .map(|j| {
             let row = scores.row(j);
-            let pred: Vec<f64> =
-                retrains.subsets.iter().map(|s| s.iter().map(|&i| row[i]).sum::<f64>()).collect();
+            let pred: Vec<f64> = retrains
+                .subsets
+                .iter()
+                .map(|s| s.iter().map(|&i| row[i]).sum::<f64>())
+                .collect();
             let actual: Vec<f64> = retrains.margins.iter().map(|m| m[j]).collect();
             spearman(&pred, &actual)
         })
         .collect();
     let used: Vec<f64> = per_test.iter().flatten().copied().collect();
     if used.is_empty() {
-        return Err(invalid("LDS undefined: every test example has constant scores or margins"));
+        return Err(invalid(
+            "LDS undefined: every test example has constant scores or margins",
+        ));
     }
-    Ok(LdsResult { lds: used.iter().sum::<f64>() / used.len() as f64, test_examples_used: used.len(), per_test })
+    Ok(LdsResult {
+        lds: used.iter().sum::<f64>() / used.len() as f64,
+        test_examples_used: used.len(),
+        per_test,
+    })
 }
 
 /// Mislabel-detection settings.
@@ -113,7 +141,10 @@ pub struct MislabelOptions {
 
 impl Default for MislabelOptions {
     fn default() -> Self {
-        Self { fraction: 0.1, seed: 0 }
+        Self {
+            fraction: 0.1,
+            seed: 0,
+        }
     }
 }
 
@@ -122,11 +153,32 @@ pub struct MislabelResult {
     pub auc: f64,
     pub flipped: Vec<usize>,
     pub n: usize,
-    pub self_influence: Vec<f64>,
+    /// The ranking score of every example (see [`mislabel_scores`]).
+    pub scores: Vec<f64>,
+}
+
+/// Suspicion score of every training example, higher = more likely mislabelled. Exact IF
+/// (unprojected): the predicted leave-one-out loss `ℓᵢ + sᵢ` (see [`loo`](super::loo)), the
+/// loss the example would have if the model had not seen it. Other methods: their
+/// self-influence, which has no calibrated loss scale to add the loss to.
+pub fn mislabel_scores(
+    model: &Classifier,
+    train: &Dataset,
+    method: &MethodOptions,
+) -> Result<Vec<f64>> {
+    if method.method == Method::If && method.projection.is_none() {
+        Ok(leave_one_out(model, train, method)?.loo_loss())
+    } else {
+        self_influence(model, train, method)
+    }
 }
 
 /// Flip `fraction` of the labels (each to a uniformly drawn other class).
-pub fn flip_labels(train: &Dataset, classes: usize, opts: &MislabelOptions) -> Result<(Dataset, Vec<usize>)> {
+pub fn flip_labels(
+    train: &Dataset,
+    classes: usize,
+    opts: &MislabelOptions,
+) -> Result<(Dataset, Vec<usize>)> {
     if !(opts.fraction > 0.0 && opts.fraction < 1.0) {
         return Err(invalid("fraction must be in (0, 1)"));
     }
@@ -143,7 +195,7 @@ pub fn flip_labels(train: &Dataset, classes: usize, opts: &MislabelOptions) -> R
     Ok((ds, flipped))
 }
 
-/// Train on the corrupted set and rank training examples by self-influence.
+/// Train on the corrupted set and rank training examples by [`mislabel_scores`].
 pub fn mislabel_detection(
     template: &Classifier,
     train: &Dataset,
@@ -153,11 +205,16 @@ pub fn mislabel_detection(
     let (noisy, flipped) = flip_labels(train, template.cfg.classes, opts)?;
     let mut m = Classifier::new(template.cfg.clone(), template.d)?;
     m.train(&noisy)?;
-    let si = self_influence(&m, &noisy, method)?;
+    let scores = mislabel_scores(&m, &noisy, method)?;
     let mut is_flipped = vec![false; train.n];
     for &i in &flipped {
         is_flipped[i] = true;
     }
-    let auc = roc_auc(&si, &is_flipped).ok_or_else(|| invalid("AUC undefined"))?;
-    Ok(MislabelResult { auc, flipped, n: train.n, self_influence: si })
+    let auc = roc_auc(&scores, &is_flipped).ok_or_else(|| invalid("AUC undefined"))?;
+    Ok(MislabelResult {
+        auc,
+        flipped,
+        n: train.n,
+        scores,
+    })
 }

@@ -35,7 +35,7 @@ pub fn flatten_grads(grads: &candle_core::backprop::GradStore, vars: &[Var]) -> 
     for v in vars {
         match grads.get(v.as_tensor()) {
             Some(g) => out.extend(g.flatten_all()?.to_dtype(DType::F64)?.to_vec1::<f64>()?),
-            None => out.extend(std::iter::repeat(0.0).take(v.as_tensor().elem_count())),
+            None => out.extend(std::iter::repeat_n(0.0, v.as_tensor().elem_count())),
         }
     }
     Ok(out)
@@ -62,14 +62,20 @@ pub fn per_example_grads_generic(
 }
 
 /// Per-example gradients of a classifier through the generic (one backward per example) path.
-pub fn classifier_grads_generic(model: &Classifier, ds: &Dataset, target: Target) -> Result<GradMatrix> {
+pub fn classifier_grads_generic(
+    model: &Classifier,
+    ds: &Dataset,
+    target: Target,
+) -> Result<GradMatrix> {
     let x = model.x_tensor(ds)?;
     let oh = model.y_onehot(ds)?;
     let vars = model.vars();
     per_example_grads_generic(&vars, ds.n, |i| {
         let xi = x.narrow(0, i, 1)?;
         let oi = oh.narrow(0, i, 1)?;
-        Ok(model.per_example(&model.logits(&xi)?, &oi, target)?.sum_all()?)
+        Ok(model
+            .per_example(&model.logits(&xi)?, &oi, target)?
+            .sum_all()?)
     })
 }
 
@@ -95,7 +101,10 @@ pub fn per_example_grads(model: &Classifier, ds: &Dataset, target: Target) -> Re
                 Some(g) => g.clone(),
                 None => probe.as_tensor().zeros_like()?,
             };
-            let gw = delta.unsqueeze(2)?.broadcast_mul(&a.unsqueeze(1)?)?.flatten_from(1)?;
+            let gw = delta
+                .unsqueeze(2)?
+                .broadcast_mul(&a.unsqueeze(1)?)?
+                .flatten_from(1)?;
             blocks.push(gw);
             blocks.push(delta);
         }
@@ -108,7 +117,12 @@ pub fn per_example_grads(model: &Classifier, ds: &Dataset, target: Target) -> Re
 
 /// Full-batch objective gradient at flat parameters `theta` (the model's parameters are
 /// restored afterwards).
-pub fn objective_grad_at(model: &Classifier, x: &Tensor, oh: &Tensor, theta: &[f64]) -> Result<Vec<f64>> {
+pub fn objective_grad_at(
+    model: &Classifier,
+    x: &Tensor,
+    oh: &Tensor,
+    theta: &[f64],
+) -> Result<Vec<f64>> {
     let saved = model.params()?;
     model.set_params(theta)?;
     let r = model.objective_grad(x, oh);
@@ -118,7 +132,13 @@ pub fn objective_grad_at(model: &Classifier, x: &Tensor, oh: &Tensor, theta: &[f
 
 /// Hessian-vector product of the training objective by central differences of the gradient
 /// (generic over any model; step scaled to `v`).
-pub fn hvp_fd(model: &Classifier, x: &Tensor, oh: &Tensor, theta: &[f64], v: &[f64]) -> Result<Vec<f64>> {
+pub fn hvp_fd(
+    model: &Classifier,
+    x: &Tensor,
+    oh: &Tensor,
+    theta: &[f64],
+    v: &[f64],
+) -> Result<Vec<f64>> {
     let nv = dot(v, v).sqrt();
     if nv == 0.0 {
         return Ok(vec![0.0; v.len()]);
@@ -129,7 +149,11 @@ pub fn hvp_fd(model: &Classifier, x: &Tensor, oh: &Tensor, theta: &[f64], v: &[f
     let tm: Vec<f64> = theta.iter().zip(v).map(|(t, d)| t - eps * d).collect();
     let gp = objective_grad_at(model, x, oh, &tp)?;
     let gm = objective_grad_at(model, x, oh, &tm)?;
-    Ok(gp.iter().zip(&gm).map(|(a, b)| (a - b) / (2.0 * eps)).collect())
+    Ok(gp
+        .iter()
+        .zip(&gm)
+        .map(|(a, b)| (a - b) / (2.0 * eps))
+        .collect())
 }
 
 /// Explicit Hessian of the training objective (p × p, row-major). Logistic regression: the
@@ -155,10 +179,9 @@ pub fn hessian(model: &Classifier, ds: &Dataset) -> Result<Vec<f64>> {
                     }
                     block.iter_mut().for_each(|v| *v = 0.0);
                     let mut xt = vec![0.0; dp];
-                    for i in 0..ds.n {
+                    for (i, &wi) in w.iter().enumerate() {
                         xt[..d].copy_from_slice(ds.row(i));
                         xt[d] = 1.0;
-                        let wi = w[i];
                         for j in 0..dp {
                             let c = wi * xt[j];
                             let row = &mut block[j * dp..j * dp + j + 1];

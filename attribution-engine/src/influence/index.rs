@@ -49,19 +49,32 @@ pub struct AttributionIndex {
 }
 
 fn projectors(meta: &IndexMeta) -> Result<Vec<Projector>> {
-    (0..meta.ensemble).map(|e| Projector::new(meta.params, meta.k, meta.seed.wrapping_add(e as u64))).collect()
+    (0..meta.ensemble)
+        .map(|e| Projector::new(meta.params, meta.k, meta.seed.wrapping_add(e as u64)))
+        .collect()
 }
 
 impl AttributionIndex {
     /// Build from a trained model and its (standardised) training set. `opts.projection` must
     /// be set.
-    pub fn build(model: &Classifier, train: &Dataset, opts: &MethodOptions, standardizer: Option<Standardizer>) -> Result<Self> {
-        let (k, seed) = opts.projection.ok_or_else(|| invalid("an index needs a projection dimension k"))?;
+    pub fn build(
+        model: &Classifier,
+        train: &Dataset,
+        opts: &MethodOptions,
+        standardizer: Option<Standardizer>,
+    ) -> Result<Self> {
+        let (k, seed) = opts
+            .projection
+            .ok_or_else(|| invalid("an index needs a projection dimension k"))?;
         if opts.method == Method::DataInf {
-            return Err(invalid("DataInf applies its inverse on the test side and cannot be indexed"));
+            return Err(invalid(
+                "DataInf applies its inverse on the test side and cannot be indexed",
+            ));
         }
         if opts.method == Method::If && model.num_params() > opts.max_explicit_params {
-            return Err(invalid("exact IF needs the explicit Hessian to be indexed (too many parameters)"));
+            return Err(invalid(
+                "exact IF needs the explicit Hessian to be indexed (too many parameters)",
+            ));
         }
         let m = model.to_f64()?;
         let probe = train.select(&[0]);
@@ -79,7 +92,7 @@ impl AttributionIndex {
             standardizer,
             damping: f.damping,
             checkpoint_weights: m.checkpoints.iter().map(|c| c.1).collect(),
-            ensemble: opts.ensemble,
+            ensemble: opts.ensemble_size(m.num_params()),
         };
         Ok(Self {
             projectors: projectors(&meta)?,
@@ -91,45 +104,72 @@ impl AttributionIndex {
     }
 
     pub fn save(&self, dir: &str) -> Result<()> {
-        let io = |source| InfluenceError::Io { path: dir.into(), source };
+        let io = |source| InfluenceError::Io {
+            path: dir.into(),
+            source,
+        };
         std::fs::create_dir_all(dir).map_err(io)?;
         let dev = Device::Cpu;
         let mut model_t: HashMap<String, Tensor> = HashMap::new();
         let p = self.model.params()?;
         model_t.insert("params".into(), Tensor::from_vec(p.clone(), p.len(), &dev)?);
         for (c, (theta, _)) in self.model.checkpoints.iter().enumerate() {
-            model_t.insert(format!("checkpoint.{c}"), Tensor::from_slice(theta, theta.len(), &dev)?);
+            model_t.insert(
+                format!("checkpoint.{c}"),
+                Tensor::from_slice(theta, theta.len(), &dev)?,
+            );
         }
         candle_core::safetensors::save(&model_t, format!("{dir}/model.safetensors"))?;
         let mut idx_t: HashMap<String, Tensor> = HashMap::new();
-        idx_t.insert("features".into(), Tensor::from_slice(&self.features, (self.meta.n, self.meta.q), &dev)?);
+        idx_t.insert(
+            "features".into(),
+            Tensor::from_slice(&self.features, (self.meta.n, self.meta.q), &dev)?,
+        );
         let c: Vec<i64> = self.contributions.iter().map(|&c| c as i64).collect();
-        idx_t.insert("contributions".into(), Tensor::from_vec(c, self.meta.n, &dev)?);
+        idx_t.insert(
+            "contributions".into(),
+            Tensor::from_vec(c, self.meta.n, &dev)?,
+        );
         candle_core::safetensors::save(&idx_t, format!("{dir}/index.safetensors"))?;
         let meta = serde_json::to_string_pretty(&self.meta).map_err(|e| invalid(e.to_string()))?;
         std::fs::write(format!("{dir}/meta.json"), meta).map_err(io)
     }
 
     pub fn load(dir: &str) -> Result<Self> {
-        let bad = |m: String| InfluenceError::Index { path: dir.into(), message: m };
+        let bad = |m: String| InfluenceError::Index {
+            path: dir.into(),
+            message: m,
+        };
         let meta_path = format!("{dir}/meta.json");
-        let text = std::fs::read_to_string(&meta_path).map_err(|source| InfluenceError::Io { path: meta_path, source })?;
-        let meta: IndexMeta = serde_json::from_str(&text).map_err(|e| bad(format!("meta.json: {e}")))?;
+        let text = std::fs::read_to_string(&meta_path).map_err(|source| InfluenceError::Io {
+            path: meta_path,
+            source,
+        })?;
+        let meta: IndexMeta =
+            serde_json::from_str(&text).map_err(|e| bad(format!("meta.json: {e}")))?;
         if meta.format != 1 {
             return Err(bad(format!("unsupported format {}", meta.format)));
         }
         let dev = Device::Cpu;
         let mt = candle_core::safetensors::load(format!("{dir}/model.safetensors"), &dev)?;
         let it = candle_core::safetensors::load(format!("{dir}/index.safetensors"), &dev)?;
-        let get = |m: &HashMap<String, Tensor>, k: &str| m.get(k).cloned().ok_or_else(|| bad(format!("missing tensor `{k}`")));
+        let get = |m: &HashMap<String, Tensor>, k: &str| {
+            m.get(k)
+                .cloned()
+                .ok_or_else(|| bad(format!("missing tensor `{k}`")))
+        };
         let mut model = Classifier::new(meta.model.clone(), meta.d)?;
         let params = get(&mt, "params")?.to_dtype(DType::F64)?.to_vec1::<f64>()?;
         if params.len() != model.num_params() || params.len() != meta.params {
-            return Err(bad("parameter count does not match the model configuration".into()));
+            return Err(bad(
+                "parameter count does not match the model configuration".into(),
+            ));
         }
         model.set_params(&params)?;
         for (c, w) in meta.checkpoint_weights.iter().enumerate() {
-            let theta = get(&mt, &format!("checkpoint.{c}"))?.to_dtype(DType::F64)?.to_vec1::<f64>()?;
+            let theta = get(&mt, &format!("checkpoint.{c}"))?
+                .to_dtype(DType::F64)?
+                .to_vec1::<f64>()?;
             if theta.len() != meta.params {
                 return Err(bad(format!("checkpoint {c} has the wrong length")));
             }
@@ -137,11 +177,23 @@ impl AttributionIndex {
         }
         let features = get(&it, "features")?;
         if features.dims() != [meta.n, meta.q] {
-            return Err(bad(format!("features have shape {:?}, meta says {} × {}", features.dims(), meta.n, meta.q)));
+            return Err(bad(format!(
+                "features have shape {:?}, meta says {} × {}",
+                features.dims(),
+                meta.n,
+                meta.q
+            )));
         }
-        let features = features.to_dtype(DType::F32)?.flatten_all()?.to_vec1::<f32>()?;
-        let contributions: Vec<u64> =
-            get(&it, "contributions")?.to_dtype(DType::I64)?.to_vec1::<i64>()?.into_iter().map(|c| c as u64).collect();
+        let features = features
+            .to_dtype(DType::F32)?
+            .flatten_all()?
+            .to_vec1::<f32>()?;
+        let contributions: Vec<u64> = get(&it, "contributions")?
+            .to_dtype(DType::I64)?
+            .to_vec1::<i64>()?
+            .into_iter()
+            .map(|c| c as u64)
+            .collect();
         if contributions.len() != meta.n {
             return Err(bad("contribution ids do not match n".into()));
         }
@@ -156,14 +208,24 @@ impl AttributionIndex {
         if expected_q != meta.q {
             return Err(bad("feature width does not match the method".into()));
         }
-        Ok(Self { projectors: projectors(&meta)?, meta, features, contributions, model })
+        Ok(Self {
+            projectors: projectors(&meta)?,
+            meta,
+            features,
+            contributions,
+            model,
+        })
     }
 
     /// Projected test-side features (n_test × q) for already standardised test rows.
     pub fn test_features(&self, test: &Dataset) -> Result<GradMatrix> {
         test.check_labels(self.meta.model.classes, "test set")?;
         if test.d != self.meta.d {
-            return Err(InfluenceError::FeatureMismatch { what: "test set".into(), got: test.d, expected: self.meta.d });
+            return Err(InfluenceError::FeatureMismatch {
+                what: "test set".into(),
+                got: test.d,
+                expected: self.meta.d,
+            });
         }
         // Margin gradients at each point the method looks at (TracIn: every checkpoint).
         let grads = match self.meta.method {
@@ -195,7 +257,11 @@ impl AttributionIndex {
                 data.extend_from_slice(&part[j * k..(j + 1) * k]);
             }
         }
-        Ok(GradMatrix { n: test.n, p: self.meta.q, data })
+        Ok(GradMatrix {
+            n: test.n,
+            p: self.meta.q,
+            data,
+        })
     }
 
     /// Scores (n_test × n) of standardised test rows.

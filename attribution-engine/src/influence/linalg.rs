@@ -42,11 +42,14 @@ pub struct Cholesky {
 }
 
 fn try_cholesky(a: &[f64], n: usize, damping: f64, rel_tol: f64) -> Option<Vec<f64>> {
-    let max_diag = (0..n).map(|i| a[i * n + i].abs()).fold(0.0f64, f64::max).max(f64::MIN_POSITIVE);
+    let max_diag = (0..n)
+        .map(|i| a[i * n + i].abs())
+        .fold(0.0f64, f64::max)
+        .max(f64::MIN_POSITIVE);
     let mut l = vec![0.0; n * n];
     for j in 0..n {
         let mut d = a[j * n + j] + damping - dot(&l[j * n..j * n + j], &l[j * n..j * n + j]);
-        if !(d > rel_tol * max_diag) || !d.is_finite() {
+        if !d.is_finite() || d <= rel_tol * max_diag {
             return None;
         }
         d = d.sqrt();
@@ -79,9 +82,14 @@ impl Cholesky {
         }
         const REL: f64 = 1e-10;
         if let Some(l) = try_cholesky(a, n, min_damping, REL) {
-            return Ok(Self { n, l, damping: min_damping });
+            return Ok(Self {
+                n,
+                l,
+                damping: min_damping,
+            });
         }
-        let mean_diag = ((0..n).map(|i| a[i * n + i].abs()).sum::<f64>() / n.max(1) as f64).max(1e-300);
+        let mean_diag =
+            ((0..n).map(|i| a[i * n + i].abs()).sum::<f64>() / n.max(1) as f64).max(1e-300);
         let mut damping = (1e-8 * mean_diag).max(min_damping);
         for _ in 0..7 {
             if let Some(l) = try_cholesky(a, n, damping, REL) {
@@ -157,7 +165,7 @@ pub fn conjugate_gradient(
         let mut ap = matvec(&p)?;
         axpy(damping, &p, &mut ap);
         let pap = dot(&p, &ap);
-        if !(pap > 0.0) {
+        if pap.is_nan() || pap <= 0.0 {
             return Err(InfluenceError::NotPositiveDefinite { damping });
         }
         let alpha = rs / pap;
@@ -234,6 +242,11 @@ pub fn roc_auc(scores: &[f64], labels: &[bool]) -> Option<f64> {
     if n_pos == 0 || n_neg == 0 {
         return None;
     }
-    let sum_pos: f64 = r.iter().zip(labels).filter(|(_, &l)| l).map(|(r, _)| *r).sum();
+    let sum_pos: f64 = r
+        .iter()
+        .zip(labels)
+        .filter(|(_, &l)| l)
+        .map(|(r, _)| *r)
+        .sum();
     Some((sum_pos - (n_pos * (n_pos + 1)) as f64 / 2.0) / (n_pos as f64 * n_neg as f64))
 }

@@ -13,6 +13,8 @@
 //! - [`projection`]: seeded Johnson–Lindenstrauss projections (an exact isometry when k ≥ p).
 //! - [`methods`]: exact influence functions (Cholesky or CG), TracIn, TRAK, DataInf and
 //!   self-influence.
+//! - [`loo`]: approximate leave-one-out self-influence (the example's own curvature removed
+//!   from the Hessian) and the predicted leave-one-out loss, exact IF's mislabel score.
 //! - [`shares`]: quantised, exact integer shares per contribution summing to 1,000,000,000
 //!   (largest remainder, ties by contribution id), with negative influence reported apart.
 //! - [`eval`]: linear datamodeling score (LDS) and mislabel-detection AUC.
@@ -29,6 +31,7 @@ pub mod eval;
 pub mod grads;
 pub mod index;
 pub mod linalg;
+pub mod loo;
 pub mod methods;
 pub mod model;
 pub mod npy;
@@ -38,7 +41,9 @@ pub mod shares;
 
 pub use data::{CsvColumns, Dataset, Standardizer};
 pub use error::{InfluenceError, Result};
-pub use eval::{lds, mislabel_detection, retrain_subsets, LdsOptions, LdsResult, MislabelOptions, Retrains};
+pub use eval::{
+    lds, mislabel_detection, retrain_subsets, LdsOptions, LdsResult, MislabelOptions, Retrains,
+};
 pub use methods::{compute_scores, self_influence, Method, MethodOptions, Scores};
 pub use model::{Arch, Classifier, ModelConfig, Target};
 pub use shares::{contribution_shares, ContributionShares, PARTS};
@@ -66,13 +71,20 @@ pub fn prepare(
     test_name: &str,
 ) -> Result<(Dataset, Dataset, Standardizer, usize)> {
     if test.d != train.d {
-        return Err(InfluenceError::FeatureMismatch { what: test_name.into(), got: test.d, expected: train.d });
+        return Err(InfluenceError::FeatureMismatch {
+            what: test_name.into(),
+            got: test.d,
+            expected: train.d,
+        });
     }
     let k = classes.unwrap_or_else(|| train.inferred_classes()).max(2);
     train.check_labels(k, train_name)?;
     test.check_labels(k, test_name)?;
     if k > train.n {
-        return Err(InfluenceError::TooManyClasses { classes: k, rows: train.n });
+        return Err(InfluenceError::TooManyClasses {
+            classes: k,
+            rows: train.n,
+        });
     }
     let st = Standardizer::fit(&train);
     let tr = st.apply(&train)?;

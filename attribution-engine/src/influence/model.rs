@@ -88,7 +88,7 @@ impl ModelConfig {
         if self.classes < 2 {
             return Err(invalid("need at least 2 classes"));
         }
-        if !(self.lambda >= 0.0) || !self.lambda.is_finite() {
+        if !self.lambda.is_finite() || self.lambda < 0.0 {
             return Err(invalid("lambda must be finite and ≥ 0"));
         }
         if d == 0 {
@@ -98,7 +98,7 @@ impl ModelConfig {
             if hidden == 0 {
                 return Err(invalid("MLP hidden width must be ≥ 1"));
             }
-            if !(self.learning_rate > 0.0) {
+            if self.learning_rate.is_nan() || self.learning_rate <= 0.0 {
                 return Err(invalid("MLP learning rate must be > 0"));
             }
         }
@@ -114,6 +114,9 @@ pub struct Layer {
     pub fan_in: usize,
     pub fan_out: usize,
 }
+
+/// A layer's input and, when probing, the zero probe added to its pre-activation.
+pub type Tap = (Tensor, Option<Var>);
 
 /// A trained (or trainable) classifier.
 #[derive(Clone, Debug)]
@@ -133,6 +136,8 @@ pub enum Target {
     Loss,
     /// Multiclass margin f(z) = logit_y − logsumexp_{k≠y} logit_k (TRAK's target).
     Margin,
+    /// Logit of class c (rows of the logit Jacobian, for the per-example Gauss–Newton factor).
+    Logit(usize),
 }
 
 /// Outcome of training.
@@ -168,9 +173,20 @@ impl Classifier {
             };
             let w = Tensor::from_vec(w, (fan_out, fan_in), &device)?.to_dtype(cfg.dtype())?;
             let b = Tensor::zeros(fan_out, cfg.dtype(), &device)?;
-            layers.push(Layer { w: Var::from_tensor(&w)?, b: Var::from_tensor(&b)?, fan_in, fan_out });
+            layers.push(Layer {
+                w: Var::from_tensor(&w)?,
+                b: Var::from_tensor(&b)?,
+                fan_in,
+                fan_out,
+            });
         }
-        Ok(Self { cfg, d, layers, checkpoints: Vec::new(), device })
+        Ok(Self {
+            cfg,
+            d,
+            layers,
+            checkpoints: Vec::new(),
+            device,
+        })
     }
 
     pub fn device(&self) -> &Device {
@@ -179,7 +195,10 @@ impl Classifier {
 
     /// Trainable parameters in layout order.
     pub fn vars(&self) -> Vec<Var> {
-        self.layers.iter().flat_map(|l| [l.w.clone(), l.b.clone()]).collect()
+        self.layers
+            .iter()
+            .flat_map(|l| [l.w.clone(), l.b.clone()])
+            .collect()
     }
 
     pub fn num_params(&self) -> usize {
@@ -205,8 +224,8 @@ impl Classifier {
     pub fn penalised_mask(&self) -> Vec<bool> {
         let mut m = Vec::with_capacity(self.num_params());
         for l in &self.layers {
-            m.extend(std::iter::repeat(true).take(l.fan_out * l.fan_in));
-            m.extend(std::iter::repeat(false).take(l.fan_out));
+            m.extend(std::iter::repeat_n(true, l.fan_out * l.fan_in));
+            m.extend(std::iter::repeat_n(false, l.fan_out));
         }
         m
     }
@@ -215,20 +234,30 @@ impl Classifier {
     pub fn params(&self) -> Result<Vec<f64>> {
         let mut out = Vec::with_capacity(self.num_params());
         for v in self.vars() {
-            out.extend(v.as_tensor().flatten_all()?.to_dtype(DType::F64)?.to_vec1::<f64>()?);
+            out.extend(
+                v.as_tensor()
+                    .flatten_all()?
+                    .to_dtype(DType::F64)?
+                    .to_vec1::<f64>()?,
+            );
         }
         Ok(out)
     }
 
     pub fn set_params(&self, p: &[f64]) -> Result<()> {
         if p.len() != self.num_params() {
-            return Err(invalid(format!("{} parameters given, model has {}", p.len(), self.num_params())));
+            return Err(invalid(format!(
+                "{} parameters given, model has {}",
+                p.len(),
+                self.num_params()
+            )));
         }
         let mut off = 0;
         for v in self.vars() {
             let shape = v.as_tensor().shape().clone();
             let len = shape.elem_count();
-            let t = Tensor::from_slice(&p[off..off + len], shape, &self.device)?.to_dtype(self.cfg.dtype())?;
+            let t = Tensor::from_slice(&p[off..off + len], shape, &self.device)?
+                .to_dtype(self.cfg.dtype())?;
             v.set(&t)?;
             off += len;
         }
@@ -248,7 +277,11 @@ impl Classifier {
     /// Feature tensor (n × d) in the model's dtype.
     pub fn x_tensor(&self, ds: &Dataset) -> Result<Tensor> {
         if ds.d != self.d {
-            return Err(InfluenceError::FeatureMismatch { what: "data set".into(), got: ds.d, expected: self.d });
+            return Err(InfluenceError::FeatureMismatch {
+                what: "data set".into(),
+                got: ds.d,
+                expected: self.d,
+            });
         }
         Ok(Tensor::from_slice(&ds.x, (ds.n, ds.d), &self.device)?.to_dtype(self.cfg.dtype())?)
     }
@@ -268,13 +301,15 @@ impl Classifier {
     /// gradient of a sum of per-example scalars w.r.t. a probe is the per-example gradient
     /// w.r.t. that pre-activation (each example only touches its own row). Returns the logits and,
     /// per layer, (layer input, probe).
-    pub fn forward_probed(&self, x: &Tensor, probe: bool) -> Result<(Tensor, Vec<(Tensor, Option<Var>)>)> {
+    pub fn forward_probed(&self, x: &Tensor, probe: bool) -> Result<(Tensor, Vec<Tap>)> {
         let n = x.dim(0)?;
         let mut a = x.clone();
         let mut taps = Vec::with_capacity(self.layers.len());
         let last = self.layers.len() - 1;
         for (li, l) in self.layers.iter().enumerate() {
-            let mut z = a.matmul(&l.w.as_tensor().t()?)?.broadcast_add(l.b.as_tensor())?;
+            let mut z = a
+                .matmul(&l.w.as_tensor().t()?)?
+                .broadcast_add(l.b.as_tensor())?;
             let pv = if probe {
                 let pv = Var::zeros((n, l.fan_out), self.cfg.dtype(), &self.device)?;
                 z = (z + pv.as_tensor())?;
@@ -303,16 +338,25 @@ impl Classifier {
                 let zy = (logits * onehot)?.sum(D::Minus1)?;
                 let other = (logits - (onehot * MASK)?)?;
                 let m = other.max_keepdim(D::Minus1)?.detach();
-                let lse = (other.broadcast_sub(&m)?.exp()?.sum_keepdim(D::Minus1)?.log()? + m)?.squeeze(1)?;
+                let lse = (other
+                    .broadcast_sub(&m)?
+                    .exp()?
+                    .sum_keepdim(D::Minus1)?
+                    .log()?
+                    + m)?
+                    .squeeze(1)?;
                 (zy - lse)?
             }
+            Target::Logit(c) => logits.narrow(1, c, 1)?.squeeze(1)?,
         })
     }
 
     /// The training objective as a tensor: mean CE + λ/2 ‖W‖².
     pub fn objective(&self, x: &Tensor, onehot: &Tensor) -> Result<Tensor> {
         let n = x.dim(0)? as f64;
-        let ce = self.per_example(&self.logits(x)?, onehot, Target::Loss)?.sum_all()?;
+        let ce = self
+            .per_example(&self.logits(x)?, onehot, Target::Loss)?
+            .sum_all()?;
         let mut obj = (ce / n)?;
         if self.cfg.lambda > 0.0 {
             for l in &self.layers {
@@ -328,7 +372,9 @@ impl Classifier {
         let grads = obj.backward()?;
         let mut g = Vec::with_capacity(self.num_params());
         for v in self.vars() {
-            let gv = grads.get(v.as_tensor()).ok_or_else(|| invalid("missing gradient"))?;
+            let gv = grads
+                .get(v.as_tensor())
+                .ok_or_else(|| invalid("missing gradient"))?;
             g.extend(gv.flatten_all()?.to_dtype(DType::F64)?.to_vec1::<f64>()?);
         }
         let val = obj.to_dtype(DType::F64)?.to_scalar::<f64>()?;
@@ -367,7 +413,10 @@ impl Classifier {
     /// Train on `ds` from the current parameters (LR: L-BFGS to the optimum; MLP: Adam).
     pub fn train(&mut self, ds: &Dataset) -> Result<TrainReport> {
         if ds.n < self.cfg.classes {
-            return Err(InfluenceError::TooManyClasses { classes: self.cfg.classes, rows: ds.n });
+            return Err(InfluenceError::TooManyClasses {
+                classes: self.cfg.classes,
+                rows: ds.n,
+            });
         }
         let x = self.x_tensor(ds)?;
         let oh = self.y_onehot(ds)?;
@@ -384,18 +433,28 @@ impl Classifier {
             self.objective_grad(x, oh)
         };
         let p0 = self.params()?;
-        let gtol = if self.cfg.f64 { self.cfg.gtol } else { self.cfg.gtol.max(1e-5) };
+        let gtol = if self.cfg.f64 {
+            self.cfg.gtol
+        } else {
+            self.cfg.gtol.max(1e-5)
+        };
         let (p, report) = lbfgs(&mut f, p0, self.cfg.max_iter, gtol, &mut iterates)?;
         self.set_params(&p)?;
         let c = self.cfg.checkpoints.max(1);
         let t = iterates.len();
-        self.checkpoints = (1..=c).map(|j| (iterates[(j * t).div_ceil(c).max(1) - 1].clone(), 1.0)).collect();
+        self.checkpoints = (1..=c)
+            .map(|j| (iterates[(j * t).div_ceil(c).max(1) - 1].clone(), 1.0))
+            .collect();
         Ok(report)
     }
 
     fn train_adam(&mut self, x: &Tensor, oh: &Tensor) -> Result<TrainReport> {
         use candle_nn::optim::{AdamW, Optimizer, ParamsAdamW};
-        let params = ParamsAdamW { lr: self.cfg.learning_rate, weight_decay: 0.0, ..Default::default() };
+        let params = ParamsAdamW {
+            lr: self.cfg.learning_rate,
+            weight_decay: 0.0,
+            ..Default::default()
+        };
         let mut opt = AdamW::new(self.vars(), params)?;
         let epochs = self.cfg.epochs.max(1);
         let c = self.cfg.checkpoints.max(1).min(epochs);
@@ -405,10 +464,12 @@ impl Classifier {
             let obj = self.objective(x, oh)?;
             last = obj.to_dtype(DType::F64)?.to_scalar::<f64>()?;
             if !last.is_finite() {
-                return Err(InfluenceError::NoConvergence("Adam: objective is not finite".into()));
+                return Err(InfluenceError::NoConvergence(
+                    "Adam: objective is not finite".into(),
+                ));
             }
             opt.backward_step(&obj)?;
-            if (e * c) % epochs == 0 {
+            if (e * c).is_multiple_of(epochs) {
                 ckpts.push((self.params()?, self.cfg.learning_rate));
             }
         }
@@ -423,11 +484,14 @@ impl Classifier {
     }
 }
 
+/// An objective: value and gradient at a point.
+pub type ValueAndGradient<'a> = dyn FnMut(&[f64]) -> Result<(f64, Vec<f64>)> + 'a;
+
 /// L-BFGS (memory 10) with a backtracking Armijo line search; stops when the max-norm of the
 /// gradient is ≤ `gtol`, or when no further decrease is possible at machine precision (then
 /// `converged` says whether the gradient is still small, ≤ 1000·gtol).
 pub fn lbfgs(
-    f: &mut dyn FnMut(&[f64]) -> Result<(f64, Vec<f64>)>,
+    f: &mut ValueAndGradient,
     mut x: Vec<f64>,
     max_iter: usize,
     gtol: f64,
@@ -437,7 +501,9 @@ pub fn lbfgs(
     const M: usize = 10;
     let (mut fx, mut g) = f(&x)?;
     if !fx.is_finite() {
-        return Err(InfluenceError::NoConvergence("objective is not finite at the start".into()));
+        return Err(InfluenceError::NoConvergence(
+            "objective is not finite at the start".into(),
+        ));
     }
     let mut s_hist: Vec<Vec<f64>> = Vec::new();
     let mut y_hist: Vec<Vec<f64>> = Vec::new();
@@ -468,7 +534,7 @@ pub fn lbfgs(
         }
         let mut dir: Vec<f64> = q.iter().map(|v| -v).collect();
         let mut slope = dot(&g, &dir);
-        if !(slope < 0.0) {
+        if slope.is_nan() || slope >= 0.0 {
             dir = g.iter().map(|v| -v).collect();
             slope = dot(&g, &dir);
             s_hist.clear();
@@ -508,5 +574,13 @@ pub fn lbfgs(
         }
     }
     let gm = gmax(&g);
-    Ok((x, TrainReport { iterations: it, objective: fx, grad_max_norm: gm, converged: gm <= 1e3 * gtol }))
+    Ok((
+        x,
+        TrainReport {
+            iterations: it,
+            objective: fx,
+            grad_max_norm: gm,
+            converged: gm <= 1e3 * gtol,
+        },
+    ))
 }

@@ -25,10 +25,14 @@ pub struct Projector {
 impl Projector {
     pub fn new(p: usize, k: usize, seed: u64) -> Result<Self> {
         if k == 0 || p == 0 {
-            return Err(invalid("projection dimension and parameter count must be ≥ 1"));
+            return Err(invalid(
+                "projection dimension and parameter count must be ≥ 1",
+            ));
         }
-        if k.checked_mul(p).map_or(true, |v| v > 1 << 31) {
-            return Err(invalid(format!("projection {k} × {p} is too large to hold")));
+        if k.checked_mul(p).is_none_or(|v| v > 1 << 31) {
+            return Err(invalid(format!(
+                "projection {k} × {p} is too large to hold"
+            )));
         }
         let s = 1.0 / (k as f64).sqrt();
         let mut mat = Vec::with_capacity(k * p);
@@ -49,7 +53,10 @@ impl Projector {
                             mat[r * p + c] -= d * mat[r * p + prev];
                         }
                     }
-                    let norm = (0..k).map(|r| mat[r * p + c] * mat[r * p + c]).sum::<f64>().sqrt();
+                    let norm = (0..k)
+                        .map(|r| mat[r * p + c] * mat[r * p + c])
+                        .sum::<f64>()
+                        .sqrt();
                     for r in 0..k {
                         mat[r * p + c] /= norm;
                     }
@@ -61,20 +68,37 @@ impl Projector {
 
     pub fn project(&self, v: &[f64]) -> Result<Vec<f64>> {
         if v.len() != self.p {
-            return Err(invalid(format!("vector of length {} for a projection from {}", v.len(), self.p)));
+            return Err(invalid(format!(
+                "vector of length {} for a projection from {}",
+                v.len(),
+                self.p
+            )));
         }
-        Ok((0..self.k).map(|r| dot(&self.mat[r * self.p..(r + 1) * self.p], v)).collect())
+        Ok((0..self.k)
+            .map(|r| dot(&self.mat[r * self.p..(r + 1) * self.p], v))
+            .collect())
     }
 
     /// Project every row (rows in parallel; each row's arithmetic is sequential and fixed).
     pub fn project_rows(&self, g: &GradMatrix) -> Result<GradMatrix> {
         if g.p != self.p {
-            return Err(invalid(format!("gradients of length {} for a projection from {}", g.p, self.p)));
+            return Err(invalid(format!(
+                "gradients of length {} for a projection from {}",
+                g.p, self.p
+            )));
         }
         let rows: Vec<Vec<f64>> = (0..g.n)
             .into_par_iter()
-            .map(|i| (0..self.k).map(|r| dot(&self.mat[r * self.p..(r + 1) * self.p], g.row(i))).collect())
+            .map(|i| {
+                (0..self.k)
+                    .map(|r| dot(&self.mat[r * self.p..(r + 1) * self.p], g.row(i)))
+                    .collect()
+            })
             .collect();
-        Ok(GradMatrix { n: g.n, p: self.k, data: rows.concat() })
+        Ok(GradMatrix {
+            n: g.n,
+            p: self.k,
+            data: rows.concat(),
+        })
     }
 }

@@ -50,7 +50,10 @@ pub fn quantise(scores: &[f64]) -> Result<(Vec<i64>, i32)> {
     let e = max.log2().ceil() as i32;
     let scale_exp = QUANT_BITS - e;
     let scale = 2f64.powi(scale_exp);
-    Ok((scores.iter().map(|s| (s * scale).round() as i64).collect(), scale_exp))
+    Ok((
+        scores.iter().map(|s| (s * scale).round() as i64).collect(),
+        scale_exp,
+    ))
 }
 
 fn largest_remainder(items: &[(u64, u128)]) -> Vec<(u64, u64)> {
@@ -59,8 +62,10 @@ fn largest_remainder(items: &[(u64, u128)]) -> Vec<(u64, u64)> {
         return Vec::new();
     }
     let parts = PARTS as u128;
-    let mut base: Vec<(u64, u64, u128)> =
-        items.iter().map(|&(id, q)| (id, (q * parts / total) as u64, q * parts % total)).collect();
+    let mut base: Vec<(u64, u64, u128)> = items
+        .iter()
+        .map(|&(id, q)| (id, (q * parts / total) as u64, q * parts % total))
+        .collect();
     let assigned: u64 = base.iter().map(|b| b.1).sum();
     let leftover = (PARTS - assigned) as usize;
     let mut order: Vec<usize> = (0..base.len()).collect();
@@ -68,7 +73,11 @@ fn largest_remainder(items: &[(u64, u128)]) -> Vec<(u64, u64)> {
     for &i in order.iter().take(leftover) {
         base[i].1 += 1;
     }
-    let mut out: Vec<(u64, u64)> = base.into_iter().filter(|b| b.1 > 0).map(|b| (b.0, b.1)).collect();
+    let mut out: Vec<(u64, u64)> = base
+        .into_iter()
+        .filter(|b| b.1 > 0)
+        .map(|b| (b.0, b.1))
+        .collect();
     out.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
     out
 }
@@ -87,9 +96,16 @@ pub fn contribution_shares(scores: &[f64], contributions: &[u64]) -> Result<Cont
     for (&c, &qi) in contributions.iter().zip(&q) {
         *totals.entry(c).or_insert(0) += qi as i128;
     }
-    let pos: Vec<(u64, u128)> = totals.iter().filter(|(_, &t)| t > 0).map(|(&c, &t)| (c, t as u128)).collect();
-    let neg: Vec<(u64, u128)> =
-        totals.iter().filter(|(_, &t)| t < 0).map(|(&c, &t)| (c, t.unsigned_abs())).collect();
+    let pos: Vec<(u64, u128)> = totals
+        .iter()
+        .filter(|(_, &t)| t > 0)
+        .map(|(&c, &t)| (c, t as u128))
+        .collect();
+    let neg: Vec<(u64, u128)> = totals
+        .iter()
+        .filter(|(_, &t)| t < 0)
+        .map(|(&c, &t)| (c, t.unsigned_abs()))
+        .collect();
     let unscale = 2f64.powi(-scale_exp);
     Ok(ContributionShares {
         positive_total: pos.iter().map(|p| p.1 as f64).sum::<f64>() * unscale,

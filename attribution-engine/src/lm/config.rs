@@ -69,10 +69,10 @@ impl LmConfig {
         if let Some((name, _)) = nonzero.iter().find(|(_, v)| *v == 0) {
             return Err(model_err(format!("{name} must be positive")));
         }
-        if self.num_heads % self.num_kv_heads != 0 {
+        if !self.num_heads.is_multiple_of(self.num_kv_heads) {
             return Err(model_err("num_heads must be a multiple of num_kv_heads"));
         }
-        if self.head_dim % 2 != 0 {
+        if !self.head_dim.is_multiple_of(2) {
             return Err(model_err("head_dim must be even (RoPE)"));
         }
         Ok(self)
@@ -89,7 +89,11 @@ impl LmConfig {
         let arch = match arch_name.as_str() {
             "llama" => Arch::Llama,
             "qwen2" => Arch::Qwen2,
-            other => return Err(model_err(format!("unsupported GGUF architecture {other:?}"))),
+            other => {
+                return Err(model_err(format!(
+                    "unsupported GGUF architecture {other:?}"
+                )))
+            }
         };
         let get_u = |key: &str| -> Result<usize> {
             let full = format!("{arch_name}.{key}");
@@ -109,7 +113,10 @@ impl LmConfig {
         let head_dim = get_u("attention.key_length").unwrap_or(hidden / heads.max(1));
         let vocab = match get_u("vocab_size") {
             Ok(v) => v,
-            Err(_) => match md.get("tokenizer.ggml.tokens").and_then(|v| v.to_vec().ok()) {
+            Err(_) => match md
+                .get("tokenizer.ggml.tokens")
+                .and_then(|v| v.to_vec().ok())
+            {
                 Some(tokens) => tokens.len(),
                 None => ct
                     .tensor_infos
@@ -150,7 +157,8 @@ impl LmConfig {
                 .map(|x| x as usize)
                 .ok_or_else(|| model_err(format!("config.json: {key} missing or not an integer")))
         };
-        let get_f = |key: &str, default: f64| v.get(key).and_then(|x| x.as_f64()).unwrap_or(default);
+        let get_f =
+            |key: &str, default: f64| v.get(key).and_then(|x| x.as_f64()).unwrap_or(default);
         let hidden = get_u("hidden_size")?;
         let heads = get_u("num_attention_heads")?;
         Self {

@@ -4,7 +4,10 @@
 #[derive(Debug, thiserror::Error)]
 pub enum LmError {
     #[error("io error on {path}: {source}")]
-    Io { path: String, source: std::io::Error },
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
     #[error("invalid model: {0}")]
     Model(String),
     #[error("invalid adapter: {0}")]
@@ -24,5 +27,8 @@ pub(crate) fn adapter_err(msg: impl Into<String>) -> LmError {
 }
 
 pub(crate) fn io_err(path: &std::path::Path, source: std::io::Error) -> LmError {
-    LmError::Io { path: path.display().to_string(), source }
+    LmError::Io {
+        path: path.display().to_string(),
+        source,
+    }
 }

@@ -22,7 +22,15 @@ pub enum TargetModule {
 }
 
 impl TargetModule {
-    pub const ALL: [TargetModule; 7] = [Self::Q, Self::K, Self::V, Self::O, Self::Gate, Self::Up, Self::Down];
+    pub const ALL: [TargetModule; 7] = [
+        Self::Q,
+        Self::K,
+        Self::V,
+        Self::O,
+        Self::Gate,
+        Self::Up,
+        Self::Down,
+    ];
 
     pub fn peft_name(self) -> &'static str {
         match self {
@@ -108,23 +116,33 @@ impl LoraConfig {
             }
         }
         if self.r == 0 || self.r > max_rank {
-            return Err(adapter_err(format!("rank r={} outside 1..={max_rank}", self.r)));
+            return Err(adapter_err(format!(
+                "rank r={} outside 1..={max_rank}",
+                self.r
+            )));
         }
         if !self.lora_alpha.is_finite() {
             return Err(adapter_err("lora_alpha is not finite"));
         }
         if self.fan_in_fan_out {
-            return Err(adapter_err("fan_in_fan_out adapters (Conv1D bases) are not supported"));
+            return Err(adapter_err(
+                "fan_in_fan_out adapters (Conv1D bases) are not supported",
+            ));
         }
         if self.use_dora {
             return Err(adapter_err("DoRA adapters are not supported"));
         }
         if let Some(b) = &self.bias {
             if b != "none" {
-                return Err(adapter_err(format!("bias={b:?} is not supported (only \"none\")")));
+                return Err(adapter_err(format!(
+                    "bias={b:?} is not supported (only \"none\")"
+                )));
             }
         }
-        for (name, pat) in [("rank_pattern", &self.rank_pattern), ("alpha_pattern", &self.alpha_pattern)] {
+        for (name, pat) in [
+            ("rank_pattern", &self.rank_pattern),
+            ("alpha_pattern", &self.alpha_pattern),
+        ] {
             if pat.as_ref().is_some_and(|m| !m.is_empty()) {
                 return Err(adapter_err(format!("{name} is not supported")));
             }
@@ -184,9 +202,15 @@ impl LoraPair {
     /// Adds the low-rank term to `y` (rows × out) for inputs `x` (rows × in).
     pub fn apply(&self, x: &[f32], y: &mut [f32]) {
         let mut xa = vec![0f32; self.rank];
-        for (xr, yr) in x.chunks_exact(self.in_features).zip(y.chunks_exact_mut(self.out_features)) {
+        for (xr, yr) in x
+            .chunks_exact(self.in_features)
+            .zip(y.chunks_exact_mut(self.out_features))
+        {
             for (j, v) in xa.iter_mut().enumerate() {
-                *v = dot(xr, &self.a[j * self.in_features..(j + 1) * self.in_features]);
+                *v = dot(
+                    xr,
+                    &self.a[j * self.in_features..(j + 1) * self.in_features],
+                );
             }
             for (o, yo) in yr.iter_mut().enumerate() {
                 *yo += self.scale * dot(&xa, &self.b[o * self.rank..(o + 1) * self.rank]);
@@ -229,7 +253,9 @@ fn parse_key(key: &str) -> Option<(usize, TargetModule, bool)> {
         _ => return None,
     };
     match (parts.next(), parts.next(), parts.next()) {
-        (Some("weight"), None, None) | (Some(_), Some("weight"), None) => Some((layer, module, is_a)),
+        (Some("weight"), None, None) | (Some(_), Some("weight"), None) => {
+            Some((layer, module, is_a))
+        }
         _ => None,
     }
 }
@@ -256,14 +282,21 @@ impl LoraAdapter {
         let cfg = LoraConfig::from_json(&json)?;
         let weights_path = dir.join("adapter_model.safetensors");
         let bytes = std::fs::read(&weights_path).map_err(|e| io_err(&weights_path, e))?;
-        let bad = |e: &dyn std::fmt::Display| adapter_err(format!("adapter_model.safetensors is not a valid safetensors file: {e}"));
+        let bad = |e: &dyn std::fmt::Display| {
+            adapter_err(format!(
+                "adapter_model.safetensors is not a valid safetensors file: {e}"
+            ))
+        };
         let st = safetensors::SafeTensors::deserialize(&bytes).map_err(|e| bad(&e))?;
         let mut raw = Vec::new();
         for (name, view) in st.tensors() {
             let data = view.data();
             // F32 (the common case) is decoded straight from the bytes: cold loads stay cheap.
             let values: Vec<f32> = match view.dtype() {
-                safetensors::Dtype::F32 => data.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect(),
+                safetensors::Dtype::F32 => data
+                    .chunks_exact(4)
+                    .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+                    .collect(),
                 other => {
                     let dtype = match other {
                         safetensors::Dtype::F16 => DType::F16,
@@ -291,26 +324,43 @@ impl LoraAdapter {
         let mut raw = Vec::with_capacity(tensors.len());
         for (name, t) in tensors {
             let dims = t.dims().to_vec();
-            raw.push((name, dims, t.to_dtype(DType::F32)?.flatten_all()?.to_vec1::<f32>()?));
+            raw.push((
+                name,
+                dims,
+                t.to_dtype(DType::F32)?.flatten_all()?.to_vec1::<f32>()?,
+            ));
         }
         Self::from_raw(cfg, raw, base, max_rank)
     }
 
     /// Validates PEFT tensors given as (name, shape, row-major f32 values).
-    pub fn from_raw(cfg: &LoraConfig, tensors: Vec<(String, Vec<usize>, Vec<f32>)>, base: &LmConfig, max_rank: usize) -> Result<Self> {
+    pub fn from_raw(
+        cfg: &LoraConfig,
+        tensors: Vec<(String, Vec<usize>, Vec<f32>)>,
+        base: &LmConfig,
+        max_rank: usize,
+    ) -> Result<Self> {
         let targets = cfg.validate(max_rank)?;
         let r = cfg.r;
         let scale = cfg.scale();
-        let mut a_parts: Vec<[Option<Vec<f32>>; 7]> = (0..base.num_layers).map(|_| Default::default()).collect();
-        let mut b_parts: Vec<[Option<Vec<f32>>; 7]> = (0..base.num_layers).map(|_| Default::default()).collect();
+        let mut a_parts: Vec<[Option<Vec<f32>>; 7]> =
+            (0..base.num_layers).map(|_| Default::default()).collect();
+        let mut b_parts: Vec<[Option<Vec<f32>>; 7]> =
+            (0..base.num_layers).map(|_| Default::default()).collect();
         for (key, dims, v) in tensors {
             let (layer, module, is_a) =
                 parse_key(&key).ok_or_else(|| adapter_err(format!("unexpected tensor {key:?}")))?;
             if layer >= base.num_layers {
-                return Err(adapter_err(format!("{key}: layer {layer} but the base has {} layers", base.num_layers)));
+                return Err(adapter_err(format!(
+                    "{key}: layer {layer} but the base has {} layers",
+                    base.num_layers
+                )));
             }
             if !targets.contains(&module) {
-                return Err(adapter_err(format!("{key}: {} is not in target_modules", module.peft_name())));
+                return Err(adapter_err(format!(
+                    "{key}: {} is not in target_modules",
+                    module.peft_name()
+                )));
             }
             let want = if is_a {
                 (r, base.in_features(module))
@@ -320,18 +370,23 @@ impl LoraAdapter {
             if dims != [want.0, want.1] {
                 return Err(adapter_err(format!(
                     "{key}: shape {:?} does not match the base (expected [{}, {}])",
-                    dims,
-                    want.0,
-                    want.1
+                    dims, want.0, want.1
                 )));
             }
             if v.iter().any(|x| !x.is_finite()) {
-                return Err(adapter_err(format!("{key}: contains NaN or infinite values")));
+                return Err(adapter_err(format!(
+                    "{key}: contains NaN or infinite values"
+                )));
             }
-            let slot = if is_a { &mut a_parts[layer][module.index()] } else { &mut b_parts[layer][module.index()] };
+            let slot = if is_a {
+                &mut a_parts[layer][module.index()]
+            } else {
+                &mut b_parts[layer][module.index()]
+            };
             *slot = Some(v);
         }
-        let mut layers: Vec<[Option<LoraPair>; 7]> = (0..base.num_layers).map(|_| Default::default()).collect();
+        let mut layers: Vec<[Option<LoraPair>; 7]> =
+            (0..base.num_layers).map(|_| Default::default()).collect();
         let mut total = 0usize;
         for l in 0..base.num_layers {
             for m in TargetModule::ALL {
@@ -348,10 +403,17 @@ impl LoraAdapter {
                 };
                 if base.rope_interleaved && matches!(m, TargetModule::Q | TargetModule::K) {
                     // The adapter's output rows are in HF order; the base's are permuted.
-                    let heads = if m == TargetModule::Q { base.num_heads } else { base.num_kv_heads };
+                    let heads = if m == TargetModule::Q {
+                        base.num_heads
+                    } else {
+                        base.num_kv_heads
+                    };
                     let perm = rope_permutation(heads, base.head_dim);
                     let hf = b;
-                    b = perm.iter().flat_map(|&src| hf[src * r..(src + 1) * r].iter().copied()).collect();
+                    b = perm
+                        .iter()
+                        .flat_map(|&src| hf[src * r..(src + 1) * r].iter().copied())
+                        .collect();
                 }
                 let pair = LoraPair {
                     rank: r,
@@ -368,7 +430,13 @@ impl LoraAdapter {
         if total == 0 {
             return Err(adapter_err("adapter has no LoRA tensors"));
         }
-        Ok(Self { rank: r, scale, targets, layers, bytes: total })
+        Ok(Self {
+            rank: r,
+            scale,
+            targets,
+            layers,
+            bytes: total,
+        })
     }
 
     pub fn pair(&self, layer: usize, m: TargetModule) -> Option<&LoraPair> {
@@ -390,7 +458,10 @@ mod tests {
             parse_key("base_model.model.model.layers.12.mlp.down_proj.lora_B.default.weight"),
             Some((12, TargetModule::Down, false))
         );
-        assert_eq!(parse_key("base_model.model.model.layers.1.mlp.q_proj.lora_A.weight"), None);
+        assert_eq!(
+            parse_key("base_model.model.model.layers.1.mlp.q_proj.lora_A.weight"),
+            None
+        );
         assert_eq!(parse_key("base_model.model.lm_head.lora_A.weight"), None);
     }
 

@@ -38,7 +38,9 @@ impl Linear {
         let k = weight.shape().dims().last().copied().unwrap_or(0);
         let keep = match dtype {
             GgmlDType::F32 | GgmlDType::Q8_0 => true,
-            GgmlDType::Q4_0 | GgmlDType::Q4_1 | GgmlDType::Q5_0 | GgmlDType::Q5_1 => !opts.requantize_q8_0,
+            GgmlDType::Q4_0 | GgmlDType::Q4_1 | GgmlDType::Q5_0 | GgmlDType::Q5_1 => {
+                !opts.requantize_q8_0
+            }
             _ => false,
         };
         let weight = if keep {
@@ -52,12 +54,18 @@ impl Linear {
             };
             QTensor::quantize(&dense, target)?
         };
-        Ok(Self { weight: Arc::new(weight), bias })
+        Ok(Self {
+            weight: Arc::new(weight),
+            bias,
+        })
     }
 
     fn dense(w: &Tensor, bias: Option<Tensor>) -> Result<Self> {
         let q = QTensor::quantize(&w.to_dtype(DType::F32)?, GgmlDType::F32)?;
-        Ok(Self { weight: Arc::new(q), bias: bias.map(|b| b.to_dtype(DType::F32)).transpose()? })
+        Ok(Self {
+            weight: Arc::new(q),
+            bias: bias.map(|b| b.to_dtype(DType::F32)).transpose()?,
+        })
     }
 
     /// x: rows × in → rows × out.
@@ -140,17 +148,27 @@ fn rope_tables(cfg: &LmConfig, device: &Device) -> Result<(Tensor, Tensor)> {
     Ok((freqs.cos()?, freqs.sin()?))
 }
 
-const PROJ_GGUF: [&str; 7] = ["attn_q", "attn_k", "attn_v", "attn_output", "ffn_gate", "ffn_up", "ffn_down"];
+const PROJ_GGUF: [&str; 7] = [
+    "attn_q",
+    "attn_k",
+    "attn_v",
+    "attn_output",
+    "ffn_gate",
+    "ffn_up",
+    "ffn_down",
+];
 
 impl CausalLm {
     /// Loads a llama/qwen2 GGUF file. Returns the GGUF content too (tokenizer, chat template).
     pub fn load_gguf(path: &Path, opts: &LoadOptions) -> Result<(Self, gguf_file::Content)> {
         let device = Device::Cpu;
         let mut file = std::fs::File::open(path).map_err(|e| io_err(path, e))?;
-        let ct = gguf_file::Content::read(&mut file).map_err(|e| model_err(format!("{}: not a GGUF file: {e}", path.display())))?;
+        let ct = gguf_file::Content::read(&mut file)
+            .map_err(|e| model_err(format!("{}: not a GGUF file: {e}", path.display())))?;
         let cfg = LmConfig::from_gguf(&ct)?;
         let mut get = |name: &str| -> Result<QTensor> {
-            ct.tensor(&mut file, name, &device).map_err(|e| model_err(format!("GGUF tensor {name}: {e}")))
+            ct.tensor(&mut file, name, &device)
+                .map_err(|e| model_err(format!("GGUF tensor {name}: {e}")))
         };
         let embed_q = get("token_embd.weight")?;
         let embed = embed_q.dequantize(&device)?;
@@ -194,7 +212,10 @@ impl CausalLm {
             .collect();
         files.sort();
         if files.is_empty() {
-            return Err(model_err(format!("no .safetensors files in {}", dir.display())));
+            return Err(model_err(format!(
+                "no .safetensors files in {}",
+                dir.display()
+            )));
         }
         let mut w: HashMap<String, Tensor> = HashMap::new();
         for f in &files {
@@ -218,8 +239,16 @@ impl CausalLm {
         for l in 0..cfg.num_layers {
             let mut proj = Vec::with_capacity(7);
             for (i, m) in TargetModule::ALL.iter().enumerate() {
-                let base = format!("model.layers.{l}.{}.{}", if i < 4 { "self_attn" } else { "mlp" }, m.peft_name());
-                let bias = if cfg.arch == Arch::Qwen2 && i < 3 { Some(take(&format!("{base}.bias"))?) } else { None };
+                let base = format!(
+                    "model.layers.{l}.{}.{}",
+                    if i < 4 { "self_attn" } else { "mlp" },
+                    m.peft_name()
+                );
+                let bias = if cfg.arch == Arch::Qwen2 && i < 3 {
+                    Some(take(&format!("{base}.bias"))?)
+                } else {
+                    None
+                };
                 proj.push(Linear::dense(&take(&format!("{base}.weight"))?, bias)?);
             }
             layers.push(Layer {
@@ -231,7 +260,14 @@ impl CausalLm {
         Self::assemble(cfg, embed, layers, norm, lm_head, device)
     }
 
-    fn assemble(cfg: LmConfig, embed: Tensor, layers: Vec<Layer>, norm: Tensor, lm_head: Linear, device: Device) -> Result<Self> {
+    fn assemble(
+        cfg: LmConfig,
+        embed: Tensor,
+        layers: Vec<Layer>,
+        norm: Tensor,
+        lm_head: Linear,
+        device: Device,
+    ) -> Result<Self> {
         if embed.dims() != [cfg.vocab_size, cfg.hidden_size] {
             return Err(model_err(format!(
                 "embedding shape {:?} does not match vocab {} × hidden {}",
@@ -245,12 +281,24 @@ impl CausalLm {
                 let want = [cfg.out_features(m), cfg.in_features(m)];
                 let got = layer.proj[m.index()].weight.shape().dims().to_vec();
                 if got != want {
-                    return Err(model_err(format!("layer {l} {}: shape {got:?}, expected {want:?}", m.peft_name())));
+                    return Err(model_err(format!(
+                        "layer {l} {}: shape {got:?}, expected {want:?}",
+                        m.peft_name()
+                    )));
                 }
             }
         }
         let (cos, sin) = rope_tables(&cfg, &device)?;
-        Ok(Self { config: cfg, embed, layers, norm, lm_head, cos, sin, device })
+        Ok(Self {
+            config: cfg,
+            embed,
+            layers,
+            norm,
+            lm_head,
+            cos,
+            sin,
+            device,
+        })
     }
 
     pub fn device(&self) -> &Device {
@@ -265,11 +313,22 @@ impl CausalLm {
             + self
                 .layers
                 .iter()
-                .map(|l| l.proj.iter().map(Linear::weight_bytes).sum::<usize>() + dense(&l.attn_norm) + dense(&l.ffn_norm))
+                .map(|l| {
+                    l.proj.iter().map(Linear::weight_bytes).sum::<usize>()
+                        + dense(&l.attn_norm)
+                        + dense(&l.ffn_norm)
+                })
                 .sum::<usize>()
     }
 
-    fn project(&self, layer: usize, m: TargetModule, x: &Tensor, x_rows: &mut Option<Vec<f32>>, segs: &[(usize, usize, Option<&LoraAdapter>)]) -> Result<Tensor> {
+    fn project(
+        &self,
+        layer: usize,
+        m: TargetModule,
+        x: &Tensor,
+        x_rows: &mut Option<Vec<f32>>,
+        segs: &[(usize, usize, Option<&LoraAdapter>)],
+    ) -> Result<Tensor> {
         let y = self.layers[layer].proj[m.index()].forward(x)?;
         let pairs: Vec<_> = segs
             .iter()
@@ -288,7 +347,10 @@ impl CausalLm {
         let inf = self.config.in_features(m);
         let mut yv = y.flatten_all()?.to_vec1::<f32>()?;
         for (off, n, p) in pairs {
-            p.apply(&xv[off * inf..(off + n) * inf], &mut yv[off * out..(off + n) * out]);
+            p.apply(
+                &xv[off * inf..(off + n) * inf],
+                &mut yv[off * out..(off + n) * out],
+            );
         }
         Ok(Tensor::from_vec(yv, (rows, out), &self.device)?)
     }
@@ -315,7 +377,10 @@ impl CausalLm {
                 return Err(model_err("empty step"));
             }
             if s.cache.len + s.tokens.len() > cfg.max_position {
-                return Err(model_err(format!("sequence longer than the context ({})", cfg.max_position)));
+                return Err(model_err(format!(
+                    "sequence longer than the context ({})",
+                    cfg.max_position
+                )));
             }
             if let Some(&bad) = s.tokens.iter().find(|&&t| t as usize >= cfg.vocab_size) {
                 return Err(model_err(format!("token id {bad} outside the vocabulary")));
@@ -338,7 +403,10 @@ impl CausalLm {
             for (s, &(off, t, _)) in steps.iter_mut().zip(&segs) {
                 let pos = s.cache.len;
                 let heads = |z: &Tensor, nh: usize| -> Result<Tensor> {
-                    Ok(z.narrow(0, off, t)?.reshape((1, t, nh, hd))?.transpose(1, 2)?.contiguous()?)
+                    Ok(z.narrow(0, off, t)?
+                        .reshape((1, t, nh, hd))?
+                        .transpose(1, 2)?
+                        .contiguous()?)
                 };
                 let qs = self.rope(&heads(&q, nh)?, pos)?;
                 let ks = self.rope(&heads(&k, nkv)?, pos)?;
@@ -346,7 +414,8 @@ impl CausalLm {
                 if s.cache.layers.len() < self.layers.len() {
                     s.cache.layers.resize_with(self.layers.len(), || None);
                 }
-                let cache = s.cache.layers[l].get_or_insert_with(|| candle_nn::kv_cache::KvCache::new(2, KV_CHUNK));
+                let cache = s.cache.layers[l]
+                    .get_or_insert_with(|| candle_nn::kv_cache::KvCache::new(2, KV_CHUNK));
                 let (kf, vf) = cache.append(&ks, &vs)?;
                 let total = pos + t;
                 let rep = nh / nkv;
@@ -354,21 +423,29 @@ impl CausalLm {
                     Ok(if rep == 1 {
                         z.contiguous()?
                     } else {
-                        z.unsqueeze(2)?.expand((1, nkv, rep, total, hd))?.reshape((1, nh, total, hd))?
+                        z.unsqueeze(2)?
+                            .expand((1, nkv, rep, total, hd))?
+                            .reshape((1, nh, total, hd))?
                     })
                 };
                 let (kf, vf) = (expand(&kf)?, expand(&vf)?);
                 let att = (qs.matmul(&kf.t()?.contiguous()?)? * (1.0 / (hd as f64).sqrt()))?;
                 let att = if t > 1 {
                     let mask: Vec<f32> = (0..t)
-                        .flat_map(|i| (0..total).map(move |j| if j > pos + i { f32::NEG_INFINITY } else { 0.0 }))
+                        .flat_map(|i| {
+                            (0..total)
+                                .map(move |j| if j > pos + i { f32::NEG_INFINITY } else { 0.0 })
+                        })
                         .collect();
                     att.broadcast_add(&Tensor::from_vec(mask, (t, total), &self.device)?)?
                 } else {
                     att
                 };
                 let att = candle_nn::ops::softmax_last_dim(&att)?;
-                let o = att.matmul(&vf.contiguous()?)?.transpose(1, 2)?.reshape((t, nh * hd))?;
+                let o = att
+                    .matmul(&vf.contiguous()?)?
+                    .transpose(1, 2)?
+                    .reshape((t, nh * hd))?;
                 outs.push(o);
             }
             let attn = Tensor::cat(&outs, 0)?;
@@ -387,7 +464,10 @@ impl CausalLm {
         for (s, &(_, t, _)) in steps.iter_mut().zip(&segs) {
             s.cache.len += t;
         }
-        let last: Vec<u32> = segs.iter().map(|&(off, t, _)| (off + t - 1) as u32).collect();
+        let last: Vec<u32> = segs
+            .iter()
+            .map(|&(off, t, _)| (off + t - 1) as u32)
+            .collect();
         let nseq = last.len();
         let last = Tensor::from_vec(last, nseq, &self.device)?;
         let x = x.index_select(&last, 0)?;

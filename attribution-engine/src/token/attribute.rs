@@ -62,7 +62,9 @@ impl Index {
     pub fn creativity(&self, input: &[u32]) -> Result<CreativityResult> {
         let q = self.encode(input)?;
         let w = self.token_width().bytes();
-        let rs = (0..input.len()).map(|l| l + self.longest_prefix_len(&q[l * w..])).collect();
+        let rs = (0..input.len())
+            .map(|l| l + self.longest_prefix_len(&q[l * w..]))
+            .collect();
         Ok(CreativityResult { rs })
     }
 
@@ -137,7 +139,10 @@ impl Index {
             }
             let rest = &input[l..];
             if !opts.delim_ids.is_empty() {
-                if let Some(pos) = rest[..len.saturating_sub(1)].iter().position(|t| opts.delim_ids.contains(t)) {
+                if let Some(pos) = rest[..len.saturating_sub(1)]
+                    .iter()
+                    .position(|t| opts.delim_ids.contains(t))
+                {
                     len = pos + 1;
                 }
             }
@@ -170,7 +175,10 @@ impl Index {
                         }
                     }
                 }
-                FindResult { cnt, segment_by_shard }
+                FindResult {
+                    cnt,
+                    segment_by_shard,
+                }
             };
             if f.cnt > opts.max_cnt {
                 continue;
@@ -185,7 +193,10 @@ impl Index {
             let mut docs = Vec::with_capacity(f.cnt as usize);
             for (s, &(a, b)) in f.segment_by_shard.iter().enumerate() {
                 for rank in a..b {
-                    docs.push(AttributionDoc { s, ptr: self.shards()[s].ptr(rank) });
+                    docs.push(AttributionDoc {
+                        s,
+                        ptr: self.shards()[s].ptr(rank),
+                    });
                 }
             }
             let unigram_logprob_sum = input[l..r]
@@ -195,7 +206,14 @@ impl Index {
                     _ => -10000.0,
                 })
                 .fold(0.0, |acc, x| acc + x);
-            spans.push(AttributionSpan { l, r, length: r - l, count: f.cnt, unigram_logprob_sum, docs });
+            spans.push(AttributionSpan {
+                l,
+                r,
+                length: r - l,
+                count: f.cnt,
+                unigram_logprob_sum,
+                docs,
+            });
         }
         Ok(AttributionResult { spans })
     }
@@ -211,7 +229,11 @@ mod tests {
             for k in 0..=avail {
                 for cap in 0..45u64 {
                     let got = run_len(avail, cap, |i| i < k);
-                    assert_eq!(got, if k > cap { None } else { Some(k) }, "avail {avail} k {k} cap {cap}");
+                    assert_eq!(
+                        got,
+                        if k > cap { None } else { Some(k) },
+                        "avail {avail} k {k} cap {cap}"
+                    );
                 }
             }
         }

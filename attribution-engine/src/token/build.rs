@@ -26,7 +26,11 @@ pub struct Document {
 
 impl Document {
     pub fn new(tokens: Vec<u32>) -> Document {
-        Document { tokens, contribution: None, metadata: None }
+        Document {
+            tokens,
+            contribution: None,
+            metadata: None,
+        }
     }
 
     pub fn with_contribution(mut self, contribution: Contribution) -> Document {
@@ -129,7 +133,9 @@ impl IndexBuilder {
                             let mut sizes = (0, 0);
                             loop {
                                 let job = rx.lock().expect("no worker panics holding it").recv();
-                                let Ok((name, shard)) = job else { return Ok(sizes) };
+                                let Ok((name, shard)) = job else {
+                                    return Ok(sizes);
+                                };
                                 let (a, b) = self.write_shard(name, shard)?;
                                 sizes = (sizes.0 + a, sizes.1 + b);
                             }
@@ -184,13 +190,21 @@ impl IndexBuilder {
             let doc = doc?;
             if let Some(&bad) = doc.tokens.iter().find(|&&t| t >= sep) {
                 return Err(if bad == sep {
-                    Error::SeparatorToken { doc: stats.documents, token: bad as u64, width: self.width }
+                    Error::SeparatorToken {
+                        doc: stats.documents,
+                        token: bad as u64,
+                        width: self.width,
+                    }
                 } else {
-                    Error::TokenTooWide { token: bad as u64, width: self.width }
+                    Error::TokenTooWide {
+                        token: bad as u64,
+                        width: self.width,
+                    }
                 });
             }
             let len = doc.tokens.len() as u64 + 1;
-            if !shard.offsets.is_empty() && shard.stream.len() as u64 + len > self.max_shard_tokens {
+            if !shard.offsets.is_empty() && shard.stream.len() as u64 + len > self.max_shard_tokens
+            {
                 progress.phase(&format!("sorting shard {}", stats.shards));
                 flush(&mut shard, stats)?;
             }
@@ -294,9 +308,18 @@ fn remove_old_index(dir: &Path) -> Result<()> {
         let entry = entry.map_err(|e| Error::io(dir, e))?;
         let name = entry.file_name();
         let Some(name) = name.to_str() else { continue };
-        let Some((kind, shard)) = name.split_once('.') else { continue };
-        let is_index_file =
-            ["tokenized", "table", "offset", "metadata", "metaoff", "unigram"].contains(&kind);
+        let Some((kind, shard)) = name.split_once('.') else {
+            continue;
+        };
+        let is_index_file = [
+            "tokenized",
+            "table",
+            "offset",
+            "metadata",
+            "metaoff",
+            "unigram",
+        ]
+        .contains(&kind);
         if is_index_file && !shard.is_empty() && shard.bytes().all(|b| b.is_ascii_digit()) {
             fs::remove_file(entry.path()).map_err(|e| Error::io(entry.path(), e))?;
         }
@@ -318,7 +341,10 @@ impl ShardBuf {
         self.offsets.push(self.stream.len() as u64);
         self.stream.push(width.separator());
         self.stream.extend_from_slice(&doc.tokens);
-        self.metadata.push(metadata_line(doc.contribution.as_ref(), doc.metadata.as_ref()));
+        self.metadata.push(metadata_line(
+            doc.contribution.as_ref(),
+            doc.metadata.as_ref(),
+        ));
     }
 }
 
@@ -358,10 +384,18 @@ pub(crate) fn suffix_array(stream: &[u32], width: TokenWidth) -> Result<Vec<u64>
             let keys: Vec<u16> = stream.iter().map(|&t| (t as u16).swap_bytes()).collect();
             let construction = SuffixArrayConstruction::for_text(&keys);
             if big {
-                let sa = construction.in_owned_buffer64().single_threaded().run().map_err(err)?;
+                let sa = construction
+                    .in_owned_buffer64()
+                    .single_threaded()
+                    .run()
+                    .map_err(err)?;
                 Ok(sa.into_vec().into_iter().map(|p| p as u64).collect())
             } else {
-                let sa = construction.in_owned_buffer32().single_threaded().run().map_err(err)?;
+                let sa = construction
+                    .in_owned_buffer32()
+                    .single_threaded()
+                    .run()
+                    .map_err(err)?;
                 Ok(sa.into_vec().into_iter().map(|p| p as u64).collect())
             }
         }
@@ -370,26 +404,34 @@ pub(crate) fn suffix_array(stream: &[u32], width: TokenWidth) -> Result<Vec<u64>
             let mut alphabet: Vec<u32> = stream.iter().map(|t| t.swap_bytes()).collect();
             alphabet.sort_unstable();
             alphabet.dedup();
-            let rank = |t: u32| alphabet.binary_search(&t.swap_bytes()).expect("token in alphabet");
+            let rank = |t: u32| {
+                alphabet
+                    .binary_search(&t.swap_bytes())
+                    .expect("token in alphabet")
+            };
             if big {
                 let mut dense: Vec<i64> = stream.iter().map(|&t| rank(t) as i64).collect();
                 let k = alphabet.len() as i64;
-                let mut construction =
-                    SuffixArrayConstruction::for_text_mut(&mut dense).in_owned_buffer64().single_threaded();
+                let mut construction = SuffixArrayConstruction::for_text_mut(&mut dense)
+                    .in_owned_buffer64()
+                    .single_threaded();
                 // SAFETY: every value of `dense` is a rank in [0, k).
                 unsafe {
-                    construction = construction.with_alphabet_size(libsais::suffix_array::AlphabetSize::new(k));
+                    construction = construction
+                        .with_alphabet_size(libsais::suffix_array::AlphabetSize::new(k));
                 }
                 let sa = construction.run().map_err(err)?;
                 Ok(sa.into_vec().into_iter().map(|p| p as u64).collect())
             } else {
                 let mut dense: Vec<i32> = stream.iter().map(|&t| rank(t) as i32).collect();
                 let k = alphabet.len() as i32;
-                let mut construction =
-                    SuffixArrayConstruction::for_text_mut(&mut dense).in_owned_buffer32().single_threaded();
+                let mut construction = SuffixArrayConstruction::for_text_mut(&mut dense)
+                    .in_owned_buffer32()
+                    .single_threaded();
                 // SAFETY: every value of `dense` is a rank in [0, k).
                 unsafe {
-                    construction = construction.with_alphabet_size(libsais::suffix_array::AlphabetSize::new(k));
+                    construction = construction
+                        .with_alphabet_size(libsais::suffix_array::AlphabetSize::new(k));
                 }
                 let sa = construction.run().map_err(err)?;
                 Ok(sa.into_vec().into_iter().map(|p| p as u64).collect())
@@ -408,7 +450,11 @@ struct Progress {
 impl Progress {
     fn new(on: bool) -> Progress {
         let now = Instant::now();
-        Progress { on, start: now, last: now }
+        Progress {
+            on,
+            start: now,
+            last: now,
+        }
     }
 
     fn tokens(&mut self, tokens: u64, shards: usize) {
@@ -435,7 +481,11 @@ impl Progress {
 
     fn finish(&mut self) {
         if self.on {
-            eprintln!("\rindex built in {:.1} s{:<60}", self.start.elapsed().as_secs_f64(), "");
+            eprintln!(
+                "\rindex built in {:.1} s{:<60}",
+                self.start.elapsed().as_secs_f64(),
+                ""
+            );
         }
     }
 }

@@ -70,7 +70,10 @@ pub(crate) fn metadata_line(
 ) -> String {
     let mut obj = serde_json::Map::new();
     if let Some(c) = contribution {
-        obj.insert("contribution".into(), serde_json::to_value(c).expect("plain struct"));
+        obj.insert(
+            "contribution".into(),
+            serde_json::to_value(c).expect("plain struct"),
+        );
     }
     if let Some(extra) = extra {
         obj.insert("metadata".into(), extra.clone());
@@ -84,5 +87,7 @@ pub(crate) fn parse_contribution(metadata: &str) -> Option<Contribution> {
     struct Line {
         contribution: Option<Contribution>,
     }
-    serde_json::from_str::<Line>(metadata.trim_end()).ok()?.contribution
+    serde_json::from_str::<Line>(metadata.trim_end())
+        .ok()?
+        .contribution
 }

@@ -32,7 +32,10 @@ impl Tokenizer {
 
     /// Token ids of `text`, without special tokens.
     pub fn encode(&self, text: &str) -> Result<Vec<u32>> {
-        let enc = self.0.encode(text, false).map_err(|e| Error::Tokenizer(e.to_string()))?;
+        let enc = self
+            .0
+            .encode(text, false)
+            .map_err(|e| Error::Tokenizer(e.to_string()))?;
         Ok(enc.get_ids().to_vec())
     }
 }
@@ -55,7 +58,12 @@ pub fn read_jsonl<'a, R: BufRead + 'a>(
         let n = i + 1;
         let line = match line {
             Ok(line) => line,
-            Err(e) => return Some(Err(Error::BadInput { line: n, reason: e.to_string() })),
+            Err(e) => {
+                return Some(Err(Error::BadInput {
+                    line: n,
+                    reason: e.to_string(),
+                }))
+            }
         };
         if line.trim().is_empty() {
             return None;
@@ -74,8 +82,14 @@ fn parse_line(line: &str, n: usize, tokenizer: Option<&Tokenizer>) -> Result<Doc
             .collect::<Result<Vec<u32>>>()?,
         (None, Some(text), Some(tok)) => tok.encode(&text)?,
         (None, Some(_), None) => return Err(bad("a \"text\" document needs --tokenizer".into())),
-        (Some(_), Some(_), _) => return Err(bad("give \"token_ids\" or \"text\", not both".into())),
+        (Some(_), Some(_), _) => {
+            return Err(bad("give \"token_ids\" or \"text\", not both".into()))
+        }
         (None, None, _) => return Err(bad("no \"token_ids\" or \"text\"".into())),
     };
-    Ok(Document { tokens, contribution: parsed.contribution, metadata: parsed.metadata })
+    Ok(Document {
+        tokens,
+        contribution: parsed.contribution,
+        metadata: parsed.metadata,
+    })
 }

@@ -22,7 +22,11 @@ pub enum Error {
          (token ids must be below {width_max})",
         width_max = width.separator()
     )]
-    SeparatorToken { doc: u64, token: u64, width: TokenWidth },
+    SeparatorToken {
+        doc: u64,
+        token: u64,
+        width: TokenWidth,
+    },
     #[error("token {token} does not fit in {width} (maximum {max})", max = width.separator())]
     TokenTooWide { token: u64, width: TokenWidth },
     #[error("{0}: no index here (no tokenized.N files)")]
@@ -32,13 +36,25 @@ pub enum Error {
     #[error("{path}: corrupt or truncated index file: {reason}")]
     Corrupt { path: PathBuf, reason: String },
     #[error("{path}: this index does not have {expected}-token width: {reason}")]
-    WidthMismatch { path: PathBuf, expected: TokenWidth, reason: String },
+    WidthMismatch {
+        path: PathBuf,
+        expected: TokenWidth,
+        reason: String,
+    },
     #[error("shard {shard} out of range: the index has {shards} shards")]
     ShardOutOfRange { shard: usize, shards: usize },
     #[error("rank {rank} out of range: shard {shard} has {tok_cnt} suffixes")]
-    RankOutOfRange { shard: usize, rank: u64, tok_cnt: u64 },
+    RankOutOfRange {
+        shard: usize,
+        rank: u64,
+        tok_cnt: u64,
+    },
     #[error("pointer {ptr} is not a token offset inside shard {shard} ({ds_size} bytes)")]
-    BadPointer { shard: usize, ptr: u64, ds_size: u64 },
+    BadPointer {
+        shard: usize,
+        ptr: u64,
+        ds_size: u64,
+    },
     #[error("document {doc_ix} out of range: the index has {doc_cnt} documents")]
     DocOutOfRange { doc_ix: u64, doc_cnt: u64 },
     #[error("invalid argument: {0}")]
@@ -64,7 +80,10 @@ impl Error {
     }
 
     pub(crate) fn corrupt(path: impl Into<PathBuf>, reason: impl Into<String>) -> Error {
-        Error::Corrupt { path: path.into(), reason: reason.into() }
+        Error::Corrupt {
+            path: path.into(),
+            reason: reason.into(),
+        }
     }
 }
 

@@ -86,7 +86,11 @@ impl Index {
         let mut names = Vec::new();
         for entry in entries {
             let entry = entry.map_err(|e| Error::io(&dir, e))?;
-            if let Some(shard) = entry.file_name().to_str().and_then(|n| n.strip_prefix("tokenized.")) {
+            if let Some(shard) = entry
+                .file_name()
+                .to_str()
+                .and_then(|n| n.strip_prefix("tokenized."))
+            {
                 if !shard.is_empty() && shard.bytes().all(|b| b.is_ascii_digit()) {
                     names.push(shard.to_string());
                 }
@@ -104,7 +108,13 @@ impl Index {
             doc_base += shard.doc_cnt;
             shards.push(shard);
         }
-        Ok(Index { dir, width: opts.token_width, eos: opts.eos, shards, unigram: OnceLock::new() })
+        Ok(Index {
+            dir,
+            width: opts.token_width,
+            eos: opts.eos,
+            shards,
+            unigram: OnceLock::new(),
+        })
     }
 
     pub fn dir(&self) -> &Path {
@@ -146,7 +156,10 @@ impl Index {
     }
 
     pub(crate) fn shard(&self, s: usize) -> Result<&Shard> {
-        self.shards.get(s).ok_or(Error::ShardOutOfRange { shard: s, shards: self.shards.len() })
+        self.shards.get(s).ok_or(Error::ShardOutOfRange {
+            shard: s,
+            shards: self.shards.len(),
+        })
     }
 
     /// Query tokens as the little-endian bytes the index compares.
@@ -154,7 +167,10 @@ impl Index {
         let mut out = Vec::with_capacity(tokens.len() * self.width.bytes());
         for &t in tokens {
             if t > self.width.separator() {
-                return Err(Error::TokenTooWide { token: t as u64, width: self.width });
+                return Err(Error::TokenTooWide {
+                    token: t as u64,
+                    width: self.width,
+                });
             }
             self.width.write(t, &mut out);
         }
@@ -170,7 +186,10 @@ impl Index {
     pub(crate) fn find_bytes(&self, q: &[u8]) -> FindResult {
         let segment_by_shard: Vec<_> = self.shards.iter().map(|s| s.segment(q)).collect();
         let cnt = segment_by_shard.iter().map(|(a, b)| b - a).sum();
-        FindResult { cnt, segment_by_shard }
+        FindResult {
+            cnt,
+            segment_by_shard,
+        }
     }
 
     /// Unigram counts, read from `unigram.N` files when every shard has one, else counted.
@@ -178,9 +197,10 @@ impl Index {
         self.unigram.get_or_init(|| {
             let mut u = Unigram::default();
             for shard in &self.shards {
-                let from_file = fs::read_to_string(self.dir.join(file_name("unigram", &shard.name)))
-                    .ok()
-                    .and_then(|text| parse_unigram(&text));
+                let from_file =
+                    fs::read_to_string(self.dir.join(file_name("unigram", &shard.name)))
+                        .ok()
+                        .and_then(|text| parse_unigram(&text));
                 match from_file {
                     Some(counts) if counts.values().sum::<u64>() == shard.tok_cnt => {
                         for (t, c) in counts {
@@ -211,7 +231,13 @@ fn parse_unigram(text: &str) -> Option<HashMap<u32, u64>> {
 }
 
 impl Shard {
-    fn open(dir: &Path, name: String, width: TokenWidth, has_meta: bool, doc_base: u64) -> Result<Shard> {
+    fn open(
+        dir: &Path,
+        name: String,
+        width: TokenWidth,
+        has_meta: bool,
+        doc_base: u64,
+    ) -> Result<Shard> {
         let path = |kind: &str| dir.join(file_name(kind, &name));
         let w = width.bytes() as u64;
         let (ds_path, sa_path, od_path) = (path("tokenized"), path("table"), path("offset"));
@@ -219,7 +245,7 @@ impl Shard {
         let sa = map(&sa_path)?;
         let od = map(&od_path)?;
         let ds_size = ds.len() as u64;
-        if ds_size % w != 0 {
+        if !ds_size.is_multiple_of(w) {
             return Err(Error::WidthMismatch {
                 path: ds_path,
                 expected: width,
@@ -242,11 +268,17 @@ impl Shard {
                 sa.len(),
                 tok_cnt * ptr_size as u64
             );
-            return Err(if sa.len() as u64 % tok_cnt != 0 || sa.len() as u64 > tok_cnt * 8 {
-                Error::corrupt(sa_path, reason)
-            } else {
-                Error::WidthMismatch { path: sa_path, expected: width, reason }
-            });
+            return Err(
+                if !(sa.len() as u64).is_multiple_of(tok_cnt) || sa.len() as u64 > tok_cnt * 8 {
+                    Error::corrupt(sa_path, reason)
+                } else {
+                    Error::WidthMismatch {
+                        path: sa_path,
+                        expected: width,
+                        reason,
+                    }
+                },
+            );
         }
         if od.len() % 8 != 0 {
             return Err(Error::corrupt(od_path, "size is not a multiple of 8"));
@@ -256,11 +288,14 @@ impl Shard {
         for i in 0..doc_cnt as usize {
             let off = read_u64(&od, i);
             let ok = off < ds_size
-                && off % w == 0
+                && off.is_multiple_of(w)
                 && prev.map_or(off == 0, |p| off > p)
                 && ds[off as usize..(off + w) as usize] == sep[..];
             if !ok {
-                return Err(Error::corrupt(&od_path, format!("document {i} offset {off} is not a separator")));
+                return Err(Error::corrupt(
+                    &od_path,
+                    format!("document {i} offset {off} is not a separator"),
+                ));
             }
             prev = Some(off);
         }
@@ -269,13 +304,19 @@ impl Shard {
             let mt = map(&mt_path)?;
             let om = map(&om_path)?;
             if om.len() as u64 != doc_cnt * 8 {
-                return Err(Error::corrupt(om_path, format!("expected {doc_cnt} offsets")));
+                return Err(Error::corrupt(
+                    om_path,
+                    format!("expected {doc_cnt} offsets"),
+                ));
             }
             let mut prev = 0;
             for i in 0..doc_cnt as usize {
                 let off = read_u64(&om, i);
                 if off < prev || off > mt.len() as u64 {
-                    return Err(Error::corrupt(&om_path, format!("bad offset for document {i}")));
+                    return Err(Error::corrupt(
+                        &om_path,
+                        format!("bad offset for document {i}"),
+                    ));
                 }
                 prev = off;
             }
@@ -283,7 +324,18 @@ impl Shard {
         } else {
             None
         };
-        Ok(Shard { name, ds, sa, od, mt, tok_cnt, ptr_size, doc_cnt, doc_base, samples: OnceLock::new() })
+        Ok(Shard {
+            name,
+            ds,
+            sa,
+            od,
+            mt,
+            tok_cnt,
+            ptr_size,
+            doc_cnt,
+            doc_base,
+            samples: OnceLock::new(),
+        })
     }
 
     #[inline]
@@ -338,9 +390,15 @@ impl Shard {
     }
 
     pub(crate) fn metadata(&self, i: u64) -> String {
-        let Some((mt, om)) = &self.mt else { return String::new() };
+        let Some((mt, om)) = &self.mt else {
+            return String::new();
+        };
         let start = read_u64(om, i as usize) as usize;
-        let end = if i + 1 < self.doc_cnt { read_u64(om, i as usize + 1) as usize } else { mt.len() };
+        let end = if i + 1 < self.doc_cnt {
+            read_u64(om, i as usize + 1) as usize
+        } else {
+            mt.len()
+        };
         String::from_utf8_lossy(&mt[start.min(end)..end]).into_owned()
     }
 
@@ -359,14 +417,17 @@ impl Shard {
         // Gallop from the first match: cheap for the usual small counts, and never more than
         // a binary search of what is left.
         let matches = |rank: u64| self.cmp_rank(rank, q) == Ordering::Equal;
-        let cnt = run_len(upper_hi - lower, u64::MAX, |i| matches(lower + i)).unwrap_or(upper_hi - lower);
+        let cnt =
+            run_len(upper_hi - lower, u64::MAX, |i| matches(lower + i)).unwrap_or(upper_hi - lower);
         (lower, lower + cnt)
     }
 
     /// First rank whose suffix is not below `q`, and a rank bound past every match (the
     /// smallest rank seen to be greater than `q`, which the upper search can start from).
     pub(crate) fn lower_bound(&self, q: &[u8]) -> (u64, u64) {
-        let samples = self.samples.get_or_init(|| RankSamples::build(self.tok_cnt, |r| self.bytes_at(self.ptr(r), 8)));
+        let samples = self
+            .samples
+            .get_or_init(|| RankSamples::build(self.tok_cnt, |r| self.bytes_at(self.ptr(r), 8)));
         let (mut lo, mut hi, mut upper_hi) = samples.narrow(q, |rank| self.cmp_rank(rank, q));
         while lo < hi {
             let mid = lo + (hi - lo) / 2;

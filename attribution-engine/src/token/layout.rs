@@ -100,7 +100,19 @@ mod tests {
 
     #[test]
     fn pointer_size_matches_reference_formula() {
-        for n in [2u64, 3, 255, 256, 257, 65535, 65536, 65537, 1 << 24, (1 << 24) + 1, 1 << 40] {
+        for n in [
+            2u64,
+            3,
+            255,
+            256,
+            257,
+            65535,
+            65536,
+            65537,
+            1 << 24,
+            (1 << 24) + 1,
+            1 << 40,
+        ] {
             let reference = ((n as f64).log2() / 8.0).ceil() as usize;
             assert_eq!(pointer_size(n), reference.max(1), "ds_size {n}");
         }

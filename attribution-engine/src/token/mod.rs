@@ -43,7 +43,9 @@ mod query;
 mod samples;
 pub mod shares;
 
-pub use attribute::{AttributeOptions, AttributionDoc, AttributionResult, AttributionSpan, CreativityResult};
+pub use attribute::{
+    AttributeOptions, AttributionDoc, AttributionResult, AttributionSpan, CreativityResult,
+};
 pub use build::{BuildStats, Document, IndexBuilder, DEFAULT_MAX_SHARD_BYTES};
 pub use contribution::{ContentHash, Contribution};
 pub use corpus::{read_jsonl, Tokenizer};
@@ -51,7 +53,8 @@ pub use error::{Error, Result};
 pub use index::{FindResult, Index, OpenOptions};
 pub use layout::TokenWidth;
 pub use query::{
-    CountResult, DistResult, DistTokenResult, DocResult, InfgramDistResult, InfgramProbResult, ProbResult,
+    CountResult, DistResult, DistTokenResult, DocResult, InfgramDistResult, InfgramProbResult,
+    ProbResult,
 };
 pub use shares::{Share, Shares, PERBILL};
 
@@ -61,6 +64,9 @@ pub fn build_datanet_index(
     width: TokenWidth,
     contributions: impl IntoIterator<Item = (Contribution, Vec<u32>)>,
 ) -> Result<BuildStats> {
-    IndexBuilder::new(dir, width)
-        .build(contributions.into_iter().map(|(c, tokens)| Ok(Document::new(tokens).with_contribution(c))))
+    IndexBuilder::new(dir, width).build(
+        contributions
+            .into_iter()
+            .map(|(c, tokens)| Ok(Document::new(tokens).with_contribution(c))),
+    )
 }

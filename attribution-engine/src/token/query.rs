@@ -74,7 +74,10 @@ enum Next {
 impl Index {
     /// Occurrences of `tokens` in the corpus (`[]` counts every token and separator).
     pub fn count(&self, tokens: &[u32]) -> Result<CountResult> {
-        Ok(CountResult { count: self.find(tokens)?.cnt, approx: false })
+        Ok(CountResult {
+            count: self.find(tokens)?.cnt,
+            approx: false,
+        })
     }
 
     /// `P(cont | prompt)` by exact counts.
@@ -83,11 +86,19 @@ impl Index {
         let prompt_cnt = self.find_bytes(&q).cnt;
         let cont_bytes = self.encode(&[cont])?;
         if prompt_cnt == 0 {
-            return Ok(ProbResult { prompt_cnt: 0, cont_cnt: 0, prob: -1.0 });
+            return Ok(ProbResult {
+                prompt_cnt: 0,
+                cont_cnt: 0,
+                prob: -1.0,
+            });
         }
         q.extend_from_slice(&cont_bytes);
         let cont_cnt = self.find_bytes(&q).cnt;
-        Ok(ProbResult { prompt_cnt, cont_cnt, prob: cont_cnt as f64 / prompt_cnt as f64 })
+        Ok(ProbResult {
+            prompt_cnt,
+            cont_cnt,
+            prob: cont_cnt as f64 / prompt_cnt as f64,
+        })
     }
 
     /// The distribution of the token after `prompt`. Exact when the prompt occurs at most
@@ -97,12 +108,18 @@ impl Index {
     /// A match followed by a separator or by the end of its shard counts as `eos`.
     pub fn ntd(&self, prompt: &[u32], max_support: u64) -> Result<DistResult> {
         if max_support == 0 {
-            return Err(Error::InvalidArgument("max_support must be positive".into()));
+            return Err(Error::InvalidArgument(
+                "max_support must be positive".into(),
+            ));
         }
         let q = self.encode(prompt)?;
         let found = self.find_bytes(&q);
         if found.cnt == 0 {
-            return Ok(DistResult { prompt_cnt: 0, result_by_token_id: BTreeMap::new(), approx: false });
+            return Ok(DistResult {
+                prompt_cnt: 0,
+                result_by_token_id: BTreeMap::new(),
+                approx: false,
+            });
         }
         let mut unit: u64 = 1;
         while found.cnt > unit.saturating_mul(max_support) {
@@ -111,15 +128,36 @@ impl Index {
         let mut freq = BTreeMap::new();
         for (shard, &(start, end)) in self.shards().iter().zip(&found.segment_by_shard) {
             if start < end {
-                self.next_token_freq(shard, q.len() as u64, start, end, unit, None, None, &mut freq);
+                self.next_token_freq(
+                    shard,
+                    q.len() as u64,
+                    start,
+                    end,
+                    unit,
+                    None,
+                    None,
+                    &mut freq,
+                );
             }
         }
         let prompt_cnt: u64 = freq.values().sum();
         let result_by_token_id = freq
             .into_iter()
-            .map(|(t, c)| (t, DistTokenResult { cont_cnt: c, prob: c as f64 / prompt_cnt as f64 }))
+            .map(|(t, c)| {
+                (
+                    t,
+                    DistTokenResult {
+                        cont_cnt: c,
+                        prob: c as f64 / prompt_cnt as f64,
+                    },
+                )
+            })
             .collect();
-        Ok(DistResult { prompt_cnt, result_by_token_id, approx: unit > 1 })
+        Ok(DistResult {
+            prompt_cnt,
+            result_by_token_id,
+            approx: unit > 1,
+        })
     }
 
     /// The reference's divide and conquer over a segment whose next tokens are sorted:
@@ -158,7 +196,11 @@ impl Index {
             let mut rank = start;
             while rank < end {
                 let whole = rank + unit <= end;
-                let mid = if whole { rank + unit / 2 } else { (rank + end) / 2 };
+                let mid = if whole {
+                    rank + unit / 2
+                } else {
+                    (rank + end) / 2
+                };
                 add(next(mid), if whole { unit } else { end - rank });
                 rank += unit;
             }
@@ -235,7 +277,11 @@ impl Index {
     pub fn ptrs(&self, s: usize, start: u64, end: u64) -> Result<Vec<u64>> {
         let shard = self.shard(s)?;
         if start > end || end > shard.tok_cnt {
-            return Err(Error::RankOutOfRange { shard: s, rank: end, tok_cnt: shard.tok_cnt });
+            return Err(Error::RankOutOfRange {
+                shard: s,
+                rank: end,
+                tok_cnt: shard.tok_cnt,
+            });
         }
         Ok((start..end).map(|r| shard.ptr(r)).collect())
     }
@@ -243,15 +289,23 @@ impl Index {
     fn check_rank(&self, s: usize, rank: u64) -> Result<u64> {
         let shard = self.shard(s)?;
         if rank >= shard.tok_cnt {
-            return Err(Error::RankOutOfRange { shard: s, rank, tok_cnt: shard.tok_cnt });
+            return Err(Error::RankOutOfRange {
+                shard: s,
+                rank,
+                tok_cnt: shard.tok_cnt,
+            });
         }
         Ok(shard.ptr(rank))
     }
 
     fn check_ptr(&self, s: usize, ptr: u64) -> Result<()> {
         let shard = self.shard(s)?;
-        if ptr >= shard.ds_size() || ptr % self.token_width().bytes() as u64 != 0 {
-            return Err(Error::BadPointer { shard: s, ptr, ds_size: shard.ds_size() });
+        if ptr >= shard.ds_size() || !ptr.is_multiple_of(self.token_width().bytes() as u64) {
+            return Err(Error::BadPointer {
+                shard: s,
+                ptr,
+                ds_size: shard.ds_size(),
+            });
         }
         Ok(())
     }
@@ -271,12 +325,24 @@ impl Index {
 
     /// Like [`get_doc_by_rank`](Self::get_doc_by_rank) with `max_ctx_len` tokens of context
     /// either side of a `needle_len`-token match.
-    pub fn get_doc_by_rank_2(&self, s: usize, rank: u64, needle_len: u64, max_ctx_len: u64) -> Result<DocResult> {
+    pub fn get_doc_by_rank_2(
+        &self,
+        s: usize,
+        rank: u64,
+        needle_len: u64,
+        max_ctx_len: u64,
+    ) -> Result<DocResult> {
         let ptr = self.check_rank(s, rank)?;
         self.get_doc_by_ptr_2(s, ptr, needle_len, max_ctx_len)
     }
 
-    pub fn get_doc_by_ptr_2(&self, s: usize, ptr: u64, needle_len: u64, max_ctx_len: u64) -> Result<DocResult> {
+    pub fn get_doc_by_ptr_2(
+        &self,
+        s: usize,
+        ptr: u64,
+        needle_len: u64,
+        max_ctx_len: u64,
+    ) -> Result<DocResult> {
         self.check_ptr(s, ptr)?;
         self.doc_window(s, ptr, max_ctx_len, needle_len.saturating_add(max_ctx_len))
     }
@@ -292,7 +358,13 @@ impl Index {
         // A pointer at the separator itself lies just before the document: offset 0 (the
         // reference's unsigned subtraction wraps around here).
         let needle_offset = ptr.saturating_sub(disp_start) / w;
-        Ok(self.doc_result(shard, local, disp_start, disp_end.max(disp_start), needle_offset))
+        Ok(self.doc_result(
+            shard,
+            local,
+            disp_start,
+            disp_end.max(disp_start),
+            needle_offset,
+        ))
     }
 
     /// Document `doc_ix` (numbered across shards), its first `max_disp_len` tokens.
@@ -302,19 +374,34 @@ impl Index {
             if local < shard.doc_cnt {
                 let w = self.token_width().bytes() as u64;
                 let start = shard.doc_ptr(local) + w;
-                let end = shard.doc_ptr(local + 1).min(start.saturating_add(max_disp_len.saturating_mul(w)));
+                let end = shard
+                    .doc_ptr(local + 1)
+                    .min(start.saturating_add(max_disp_len.saturating_mul(w)));
                 return Ok(self.doc_result(shard, local, start, end, 0));
             }
             local -= shard.doc_cnt;
         }
-        Err(Error::DocOutOfRange { doc_ix, doc_cnt: self.total_doc_cnt() })
+        Err(Error::DocOutOfRange {
+            doc_ix,
+            doc_cnt: self.total_doc_cnt(),
+        })
     }
 
-    fn doc_result(&self, shard: &Shard, local: u64, disp_start: u64, disp_end: u64, needle_offset: u64) -> DocResult {
+    fn doc_result(
+        &self,
+        shard: &Shard,
+        local: u64,
+        disp_start: u64,
+        disp_end: u64,
+        needle_offset: u64,
+    ) -> DocResult {
         let w = self.token_width().bytes() as u64;
         let doc_len = (shard.doc_ptr(local + 1) - shard.doc_ptr(local) - w) / w;
         let bytes = shard.bytes_at(disp_start, (disp_end - disp_start) as usize);
-        let token_ids = bytes.chunks_exact(w as usize).map(|c| self.token_width().read(c)).collect();
+        let token_ids = bytes
+            .chunks_exact(w as usize)
+            .map(|c| self.token_width().read(c))
+            .collect();
         DocResult {
             doc_ix: shard.doc_base + local,
             doc_len,

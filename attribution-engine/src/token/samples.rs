@@ -77,7 +77,11 @@ impl RankSamples {
         // Sample `lo` is the first one not below `q` (or there is none): the answer lies after
         // the sample before it and no later than sample `lo`.
         let rank_hi = (lo as u64 * STEP).min(self.tok_cnt);
-        let rank_lo = if lo == 0 { 0 } else { (lo as u64 - 1) * STEP + 1 };
+        let rank_lo = if lo == 0 {
+            0
+        } else {
+            (lo as u64 - 1) * STEP + 1
+        };
         (rank_lo, rank_hi, upper_hi)
     }
 }
@@ -97,11 +101,22 @@ mod tests {
             &s[..s.len().min(KEY)]
         });
         let (lo, hi, upper_hi) = samples.narrow(q, full);
-        let first = suffixes.iter().position(|s| s[..s.len().min(q.len())].cmp(q) != Ordering::Less);
+        let first = suffixes
+            .iter()
+            .position(|s| s[..s.len().min(q.len())].cmp(q) != Ordering::Less);
         let first = first.unwrap_or(suffixes.len()) as u64;
-        let past = suffixes.iter().rposition(|s| s[..s.len().min(q.len())] == *q).map_or(0, |i| i + 1) as u64;
-        assert!(lo <= first && first <= hi && hi - lo < STEP, "q={q:?} lo={lo} hi={hi} first={first}");
-        assert!(upper_hi >= past && upper_hi >= first, "q={q:?} upper_hi={upper_hi} past={past}");
+        let past = suffixes
+            .iter()
+            .rposition(|s| s[..s.len().min(q.len())] == *q)
+            .map_or(0, |i| i + 1) as u64;
+        assert!(
+            lo <= first && first <= hi && hi - lo < STEP,
+            "q={q:?} lo={lo} hi={hi} first={first}"
+        );
+        assert!(
+            upper_hi >= past && upper_hi >= first,
+            "q={q:?} upper_hi={upper_hi} past={past}"
+        );
     }
 
     #[test]
@@ -115,8 +130,9 @@ mod tests {
             x ^= x << 17;
             x
         };
-        let mut suffixes: Vec<Vec<u8>> =
-            (0..1000).map(|_| (0..1 + next() % 12).map(|_| (next() % 3) as u8).collect()).collect();
+        let mut suffixes: Vec<Vec<u8>> = (0..1000)
+            .map(|_| (0..1 + next() % 12).map(|_| (next() % 3) as u8).collect())
+            .collect();
         suffixes.sort();
         for _ in 0..2000 {
             let q: Vec<u8> = (0..1 + next() % 12).map(|_| (next() % 3) as u8).collect();

@@ -115,7 +115,11 @@ impl Index {
     }
 
     /// Attributes `input` and returns its shares: the call the node and the serving layer make.
-    pub fn attribute_shares(&self, input: &[u32], opts: &AttributeOptions) -> Result<(AttributionResult, Shares)> {
+    pub fn attribute_shares(
+        &self,
+        input: &[u32],
+        opts: &AttributeOptions,
+    ) -> Result<(AttributionResult, Shares)> {
         let attribution = self.attribute(input, opts)?;
         let shares = self.shares(input, &attribution)?;
         Ok((attribution, shares))
@@ -136,7 +140,11 @@ pub fn apportion(credit: BTreeMap<Contribution, u128>) -> Shares {
         let parts = scaled / total;
         given += parts;
         rems.push((scaled % total, i));
-        shares.push(Share { contribution, credit: c, perbill: parts as u32 });
+        shares.push(Share {
+            contribution,
+            credit: c,
+            perbill: parts as u32,
+        });
     }
     // Largest remainder first; among equals, the smaller contribution (lower index).
     rems.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
@@ -144,7 +152,10 @@ pub fn apportion(credit: BTreeMap<Contribution, u128>) -> Shares {
     for &(_, i) in rems.iter().take(missing) {
         shares[i].perbill += 1;
     }
-    Shares { total_credit: total, shares }
+    Shares {
+        total_credit: total,
+        shares,
+    }
 }
 
 #[cfg(test)]
@@ -162,7 +173,11 @@ mod tests {
     }
 
     fn contribution(i: u8) -> Contribution {
-        Contribution { datanet_id: 1, version: 1, content_hash: super::super::ContentHash([i; 32]) }
+        Contribution {
+            datanet_id: 1,
+            version: 1,
+            content_hash: super::super::ContentHash([i; 32]),
+        }
     }
 
     #[test]

@@ -6,7 +6,8 @@ use clap::{Args, Subcommand};
 use serde_json::{json, Value};
 
 use openledger_attribution_engine::influence::{
-    self as inf, index::AttributionIndex, Classifier, CsvColumns, Dataset, Method, MethodOptions, ModelConfig,
+    self as inf, index::AttributionIndex, Classifier, CsvColumns, Dataset, Method, MethodOptions,
+    ModelConfig,
 };
 
 #[derive(Subcommand)]
@@ -73,9 +74,10 @@ pub struct InfluenceArgs {
     /// Random projection dimension (unprojected if absent).
     #[arg(long)]
     k: Option<usize>,
-    /// Number of independent projections averaged (needs --k).
-    #[arg(long, default_value_t = 1)]
-    ensemble: usize,
+    /// Number of independent projections averaged (needs --k; default: TRAK ⌈p/k⌉ up to 10,
+    /// other methods 1).
+    #[arg(long)]
+    ensemble: Option<usize>,
     /// Write the n_test × n_train score matrix to this file (`.npy` or `.json`).
     #[arg(long)]
     out: Option<String>,
@@ -147,7 +149,10 @@ fn e<E: std::fmt::Display>(err: E) -> String {
 }
 
 fn cols(m: &ModelArgs) -> CsvColumns {
-    CsvColumns { label: Some(m.label_column.clone()), contribution: m.contribution_column.clone() }
+    CsvColumns {
+        label: Some(m.label_column.clone()),
+        contribution: m.contribution_column.clone(),
+    }
 }
 
 fn config(m: &ModelArgs, classes: usize) -> R<ModelConfig> {
@@ -166,16 +171,24 @@ fn config(m: &ModelArgs, classes: usize) -> R<ModelConfig> {
     Ok(cfg)
 }
 
-/// Parse `name[@k[xE]]` method specs (projection dimension k, ensemble of E projections).
-fn parse_methods(spec: &str, seed: u64, trak_lambda: Option<f64>) -> R<Vec<(String, MethodOptions)>> {
+/// Parse `name[@k[xE]]` method specs (projection dimension k, ensemble of E projections; without
+/// `xE` the method's default ensemble).
+fn parse_methods(
+    spec: &str,
+    seed: u64,
+    trak_lambda: Option<f64>,
+) -> R<Vec<(String, MethodOptions)>> {
     let mut out = Vec::new();
     for item in spec.split(',').map(str::trim).filter(|s| !s.is_empty()) {
         let bad = || format!("bad projection in `{item}` (expected name@k or name@kxE)");
         let (name, proj) = match item.split_once('@') {
             Some((n, p)) => {
                 let (k, ens) = match p.split_once('x') {
-                    Some((k, e)) => (k.parse::<usize>().map_err(|_| bad())?, e.parse::<usize>().map_err(|_| bad())?),
-                    None => (p.parse::<usize>().map_err(|_| bad())?, 1),
+                    Some((k, e)) => (
+                        k.parse::<usize>().map_err(|_| bad())?,
+                        Some(e.parse::<usize>().map_err(|_| bad())?),
+                    ),
+                    None => (p.parse::<usize>().map_err(|_| bad())?, None),
                 };
                 (n, Some((k, ens)))
             }
@@ -208,7 +221,9 @@ fn write_scores(path: &str, n_test: usize, n_train: usize, data: &[f64]) -> R<()
         inf::npy::write_f64_2d(path, n_test, n_train, data).map_err(e)
     } else {
         let rows: Vec<&[f64]> = data.chunks(n_train.max(1)).collect();
-        let text = serde_json::to_string(&json!({ "n_test": n_test, "n_train": n_train, "scores": rows })).map_err(e)?;
+        let text =
+            serde_json::to_string(&json!({ "n_test": n_test, "n_train": n_train, "scores": rows }))
+                .map_err(e)?;
         std::fs::write(path, text).map_err(|err| format!("{path}: {err}"))
     }
 }
@@ -249,12 +264,16 @@ fn influence(a: InfluenceArgs) -> R<Value> {
         write_scores(path, scores.n_test, scores.n_train, &scores.data)?;
     }
     if let Some(dir) = &a.save_index {
-        AttributionIndex::build(&model, &train, &opts, Some(st)).map_err(e)?.save(dir).map_err(e)?;
+        AttributionIndex::build(&model, &train, &opts, Some(st))
+            .map_err(e)?
+            .save(dir)
+            .map_err(e)?;
     }
     Ok(json!({
         "command": "influence",
         "method": opts.method.name(),
         "projection_k": a.k,
+        "ensemble": a.k.map(|_| opts.ensemble_size(model.num_params())),
         "model": model.cfg,
         "params": model.num_params(),
         "training": train_info,
@@ -272,7 +291,10 @@ fn influence(a: InfluenceArgs) -> R<Value> {
 
 fn score_index(a: ScoreIndexArgs) -> R<Value> {
     let idx = AttributionIndex::load(&a.index).map_err(e)?;
-    let cols = CsvColumns { label: Some(a.label_column.clone()), contribution: "contribution".into() };
+    let cols = CsvColumns {
+        label: Some(a.label_column.clone()),
+        contribution: "contribution".into(),
+    };
     let raw = Dataset::from_csv(&a.test, &cols).map_err(e)?;
     let test = match &idx.meta.standardizer {
         Some(st) => st.apply(&raw).map_err(e)?,
@@ -301,7 +323,11 @@ fn lds(a: LdsArgs) -> R<Value> {
     }
     let methods = parse_methods(&a.methods, a.m.seed, a.m.trak_lambda)?;
     let (model, train_info) = train_model(&a.m, &train, classes)?;
-    let lds_opts = inf::LdsOptions { subsets: a.subsets, alpha: a.alpha, seed: a.m.seed };
+    let lds_opts = inf::LdsOptions {
+        subsets: a.subsets,
+        alpha: a.alpha,
+        seed: a.m.seed,
+    };
     let retrains = inf::retrain_subsets(&model, &train, &test, &lds_opts).map_err(e)?;
     let mut results = serde_json::Map::new();
     for (name, opts) in &methods {
@@ -309,7 +335,13 @@ fn lds(a: LdsArgs) -> R<Value> {
         let l = inf::lds(&scores, &retrains).map_err(e)?;
         results.insert(
             name.clone(),
-            json!({ "lds": l.lds, "test_examples_used": l.test_examples_used, "damping": scores.damping, "solver": scores.solver }),
+            json!({
+                "lds": l.lds,
+                "test_examples_used": l.test_examples_used,
+                "damping": scores.damping,
+                "solver": scores.solver,
+                "ensemble": opts.projection.map(|_| opts.ensemble_size(model.num_params())),
+            }),
         );
     }
     Ok(json!({
@@ -328,7 +360,8 @@ fn lds(a: LdsArgs) -> R<Value> {
 
 fn mislabel(a: MislabelArgs) -> R<Value> {
     let train = Dataset::from_csv(&a.m.train, &cols(&a.m)).map_err(e)?;
-    let (train, _, _, classes) = inf::prepare(train.clone(), train, a.m.classes, &a.m.train, &a.m.train).map_err(e)?;
+    let (train, _, _, classes) =
+        inf::prepare(train.clone(), train, a.m.classes, &a.m.train, &a.m.train).map_err(e)?;
     let template = Classifier::new(config(&a.m, classes)?, train.d).map_err(e)?;
     if a.repeats == 0 {
         return Err("repeats must be ≥ 1".into());
@@ -338,13 +371,19 @@ fn mislabel(a: MislabelArgs) -> R<Value> {
     for (name, mo) in parse_methods(&a.methods, a.m.seed, a.m.trak_lambda)? {
         let mut aucs = Vec::with_capacity(a.repeats);
         for r in 0..a.repeats {
-            let opts = inf::MislabelOptions { fraction: a.fraction, seed: a.m.seed.wrapping_add(r as u64) };
+            let opts = inf::MislabelOptions {
+                fraction: a.fraction,
+                seed: a.m.seed.wrapping_add(r as u64),
+            };
             let res = inf::mislabel_detection(&template, &train, &mo, &opts).map_err(e)?;
             flipped = res.flipped.len();
             aucs.push(res.auc);
         }
         let mean = aucs.iter().sum::<f64>() / aucs.len() as f64;
-        results.insert(name, json!({ "auc": aucs[0], "mean_auc": mean, "aucs": aucs }));
+        results.insert(
+            name,
+            json!({ "auc": aucs[0], "mean_auc": mean, "aucs": aucs }),
+        );
     }
     Ok(json!({
         "command": "mislabel",

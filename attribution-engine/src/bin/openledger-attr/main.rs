@@ -7,7 +7,11 @@ mod influence_cmds;
 mod token_cmds;
 
 #[derive(Parser)]
-#[command(name = "openledger-attr", version, about = "OpenLedger Proof of Attribution engine")]
+#[command(
+    name = "openledger-attr",
+    version,
+    about = "OpenLedger Proof of Attribution engine"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -38,7 +42,7 @@ fn main() {
                     std::process::exit(1);
                 }
             }
-        },
+        }
         Err(message) => {
             eprintln!("error: {message}");
             std::process::exit(1);

@@ -147,7 +147,13 @@ fn width(bytes: u8) -> Result<TokenWidth, Error> {
 }
 
 fn open(opts: &IndexOpts) -> Result<Index, Error> {
-    Index::open(&opts.dir, OpenOptions { token_width: width(opts.token_width)?, eos: opts.eos })
+    Index::open(
+        &opts.dir,
+        OpenOptions {
+            token_width: width(opts.token_width)?,
+            eos: opts.eos,
+        },
+    )
 }
 
 fn ids(q: &QueryArgs) -> Result<Vec<u32>, Error> {
@@ -179,12 +185,20 @@ fn run_token(cmd: TokenCommand) -> Result<Value, Error> {
     match cmd {
         TokenCommand::Index(a) => {
             let tokenizer = a.tokenizer.as_ref().map(Tokenizer::from_file).transpose()?;
-            let file = File::open(&a.input).map_err(|e| Error::Io { path: a.input.clone(), source: e })?;
-            let mut builder = IndexBuilder::new(&a.dir, width(a.token_width)?).progress(true).threads(a.threads);
+            let file = File::open(&a.input).map_err(|e| Error::Io {
+                path: a.input.clone(),
+                source: e,
+            })?;
+            let mut builder = IndexBuilder::new(&a.dir, width(a.token_width)?)
+                .progress(true)
+                .threads(a.threads);
             if let Some(n) = a.max_shard_tokens {
                 builder = builder.max_shard_tokens(n);
             }
-            let stats = builder.build(read_jsonl(BufReader::with_capacity(1 << 20, file), tokenizer.as_ref()))?;
+            let stats = builder.build(read_jsonl(
+                BufReader::with_capacity(1 << 20, file),
+                tokenizer.as_ref(),
+            ))?;
             let mut v = to_json(&stats)?;
             v["tokens_per_second"] = json!(stats.tokens as f64 / stats.seconds.max(1e-9));
             v["index_bytes_per_token"] = json!(stats.index_bytes as f64 / stats.tokens as f64);
@@ -193,7 +207,9 @@ fn run_token(cmd: TokenCommand) -> Result<Value, Error> {
         TokenCommand::Count(q) => to_json(open(&q.index)?.count(&ids(&q)?)?),
         TokenCommand::Find(q) => to_json(open(&q.index)?.find(&ids(&q)?)?),
         TokenCommand::Prob(p) => to_json(open(&p.query.index)?.prob(&ids(&p.query)?, p.cont)?),
-        TokenCommand::InfgramProb(p) => to_json(open(&p.query.index)?.infgram_prob(&ids(&p.query)?, p.cont)?),
+        TokenCommand::InfgramProb(p) => {
+            to_json(open(&p.query.index)?.infgram_prob(&ids(&p.query)?, p.cont)?)
+        }
         TokenCommand::Ntd(n) => to_json(open(&n.query.index)?.ntd(&ids(&n.query)?, n.max_support)?),
         TokenCommand::InfgramNtd(n) => {
             to_json(open(&n.query.index)?.infgram_ntd(&ids(&n.query)?, n.max_support)?)
@@ -205,7 +221,11 @@ fn run_token(cmd: TokenCommand) -> Result<Value, Error> {
                 (Some(rank), _, _) => index.get_doc_by_rank(d.shard, rank, d.max_disp_len)?,
                 (_, Some(ptr), _) => index.get_doc_by_ptr(d.shard, ptr, d.max_disp_len)?,
                 (_, _, Some(ix)) => index.get_doc_by_ix(ix, d.max_disp_len)?,
-                _ => return Err(Error::InvalidArgument("give --rank, --ptr or --doc-ix".into())),
+                _ => {
+                    return Err(Error::InvalidArgument(
+                        "give --rank, --ptr or --doc-ix".into(),
+                    ))
+                }
             };
             to_json(doc)
         }
