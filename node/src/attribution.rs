@@ -27,7 +27,8 @@ use openledger_primitives::{
     attribution::{apportion_top_k, AttributionRequest, Engine, EngineError, EngineMethod},
     datanets::ContributionId,
 };
-use sp_core::{hashing::blake2_256, H256};
+use sp_core::H256;
+use sp_io::hashing::blake2_256;
 
 /// Where a node finds payloads by content hash (its indexed transactions).
 pub type PayloadSource = Box<dyn Fn(H256) -> Result<Option<Vec<u8>>, String> + Send + Sync>;
@@ -203,7 +204,7 @@ impl NodeEngine {
             return Err(EngineError::MissingArtifact(index_hash));
         }
         let dir_str = dir.to_str().ok_or_else(|| EngineError::Engine("non-UTF-8 path".into()))?;
-        let index = influence::AttributionIndex::load(dir_str).map_err(engine_error)?;
+        let index = influence::index::AttributionIndex::load(dir_str).map_err(engine_error)?;
         let d = index.meta.d;
         let Some((label, features)) = output.split_last().filter(|(_, f)| f.len() == d) else {
             return Err(EngineError::InvalidInput(format!(
@@ -406,7 +407,7 @@ mod tests {
 
     #[test]
     fn a_specialised_model_is_attributed_by_its_influence_index() {
-        use influence::{AttributionIndex, Classifier, Dataset, Method, MethodOptions, ModelConfig, Standardizer};
+        use influence::{index::AttributionIndex, Classifier, Dataset, Method, MethodOptions, ModelConfig, Standardizer};
         let dir = tempfile::tempdir().unwrap();
         // Two clusters; each training row is its own contribution (ids 100..).
         let mut x = Vec::new();

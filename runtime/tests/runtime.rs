@@ -96,6 +96,14 @@ fn local_testnet_genesis_has_four_validators_and_the_same_supply() {
         }
         // The rewards pot and the treasury exist, funded from the reserve.
         assert_eq!(Rewards::api_treasury().balance, fees::EXISTENTIAL_DEPOSIT);
+        // So does the attribution escrow, and every genesis validator is an attestor.
+        assert_eq!(
+            Balances::free_balance(openledger_runtime::Attribution::escrow_account()),
+            fees::EXISTENTIAL_DEPOSIT
+        );
+        let mut attestors = <Staking as StakingInspect<_, _>>::attestors();
+        attestors.sort();
+        assert_eq!(attestors, keys.iter().map(|k| k.to_account_id()).collect::<Vec<_>>());
         let grandpa = pallet_grandpa::Pallet::<Runtime>::grandpa_authorities();
         assert_eq!(grandpa.len(), 4);
         assert!(grandpa.iter().all(|(_, weight)| *weight == 1));

@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+pub mod attribution;
+
 use std::{
     io::{BufRead, BufReader, Read, Write},
     net::{TcpListener, TcpStream},
