@@ -71,8 +71,8 @@ impl NodeEngine {
     /// The output's token ids, checked against their hash and count.
     fn output(&self, request: &AttributionRequest) -> Result<Vec<u32>, EngineError> {
         let bytes = self.payload(request.output_hash)?;
-        if H256(blake2_256(&bytes)) != request.output_hash ||
-            bytes.len() != request.output_len as usize * 4
+        if H256(blake2_256(&bytes)) != request.output_hash
+            || bytes.len() != request.output_len as usize * 4
         {
             return Err(EngineError::InvalidInput(format!(
                 "the indexed output has {} bytes, not {} token ids",
@@ -80,7 +80,10 @@ impl NodeEngine {
                 request.output_len
             )));
         }
-        Ok(bytes.chunks_exact(4).map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect())
+        Ok(bytes
+            .chunks_exact(4)
+            .map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+            .collect())
     }
 
     fn token_spans(
@@ -92,7 +95,9 @@ impl NodeEngine {
         let index = self.token_index(request, tokenizer_hash)?;
         let separator = index.token_width().separator();
         if let Some(t) = output.iter().find(|t| **t >= separator) {
-            return Err(EngineError::InvalidInput(format!("token id {t} is outside the tokenizer's vocabulary")));
+            return Err(EngineError::InvalidInput(format!(
+                "token id {t} is outside the tokenizer's vocabulary"
+            )));
         }
         let ids: HashMap<(u64, u32, [u8; 32]), ContributionId> = request
             .contributions
@@ -104,7 +109,9 @@ impl NodeEngine {
             max_cnt: MAX_SPAN_COUNT,
             ..Default::default()
         };
-        let (_, shares) = index.attribute_shares(output, &opts).map_err(engine_error)?;
+        let (_, shares) = index
+            .attribute_shares(output, &opts)
+            .map_err(engine_error)?;
         shares
             .shares
             .into_iter()
@@ -112,7 +119,9 @@ impl NodeEngine {
                 let c = s.contribution;
                 ids.get(&(c.datanet_id, c.version, c.content_hash.0))
                     .map(|id| (*id, s.credit))
-                    .ok_or_else(|| EngineError::Engine(format!("the index holds {c:?}, not in the request")))
+                    .ok_or_else(|| {
+                        EngineError::Engine(format!("the index holds {c:?}, not in the request"))
+                    })
             })
             .collect()
     }
@@ -125,14 +134,21 @@ impl NodeEngine {
     ) -> Result<Arc<token::Index>, EngineError> {
         let mut versions = request.versions.clone();
         versions.sort();
-        let key = H256(blake2_256(&codec::Encode::encode(&(tokenizer_hash, versions))));
+        let key = H256(blake2_256(&codec::Encode::encode(&(
+            tokenizer_hash,
+            versions,
+        ))));
         if let Some(index) = self.token_indexes.lock().expect("not poisoned").get(&key) {
             return Ok(index.clone());
         }
         let _building = self.building.lock().expect("not poisoned");
-        let tokenizer_path = self.dir.join("tokenizers").join(format!("{}.json", hex(&tokenizer_hash)));
+        let tokenizer_path = self
+            .dir
+            .join("tokenizers")
+            .join(format!("{}.json", hex(&tokenizer_hash)));
         let width = {
-            let bytes = fs::read(&tokenizer_path).map_err(|_| EngineError::MissingArtifact(tokenizer_hash))?;
+            let bytes = fs::read(&tokenizer_path)
+                .map_err(|_| EngineError::MissingArtifact(tokenizer_hash))?;
             if H256(blake2_256(&bytes)) != tokenizer_hash {
                 return Err(EngineError::MissingArtifact(tokenizer_hash));
             }
@@ -148,7 +164,14 @@ impl NodeEngine {
             self.build_token_index(request, &tokenizer_path, width, &dir)?;
         }
         let index = Arc::new(
-            token::Index::open(&dir, token::OpenOptions { token_width: width, eos: 0 }).map_err(engine_error)?,
+            token::Index::open(
+                &dir,
+                token::OpenOptions {
+                    token_width: width,
+                    eos: 0,
+                },
+            )
+            .map_err(engine_error)?,
         );
         let mut open = self.token_indexes.lock().expect("not poisoned");
         if open.len() >= OPEN_INDEXES {
@@ -171,7 +194,9 @@ impl NodeEngine {
         let mut documents = Vec::with_capacity(request.contributions.len());
         for c in &request.contributions {
             let bytes = self.payload(c.content_hash)?;
-            let tokens = tokenizer.encode(&String::from_utf8_lossy(&bytes)).map_err(engine_error)?;
+            let tokens = tokenizer
+                .encode(&String::from_utf8_lossy(&bytes))
+                .map_err(engine_error)?;
             let contribution = token::Contribution {
                 datanet_id: c.datanet as u64,
                 version: c.version,
@@ -199,11 +224,14 @@ impl NodeEngine {
         index_hash: H256,
     ) -> Result<Vec<(ContributionId, u128)>, EngineError> {
         let dir = self.dir.join("influence").join(hex(&index_hash));
-        let bytes = fs::read(dir.join("index.safetensors")).map_err(|_| EngineError::MissingArtifact(index_hash))?;
+        let bytes = fs::read(dir.join("index.safetensors"))
+            .map_err(|_| EngineError::MissingArtifact(index_hash))?;
         if H256(blake2_256(&bytes)) != index_hash {
             return Err(EngineError::MissingArtifact(index_hash));
         }
-        let dir_str = dir.to_str().ok_or_else(|| EngineError::Engine("non-UTF-8 path".into()))?;
+        let dir_str = dir
+            .to_str()
+            .ok_or_else(|| EngineError::Engine("non-UTF-8 path".into()))?;
         let index = influence::index::AttributionIndex::load(dir_str).map_err(engine_error)?;
         let d = index.meta.d;
         let Some((label, features)) = output.split_last().filter(|(_, f)| f.len() == d) else {
@@ -217,14 +245,17 @@ impl NodeEngine {
         if x.iter().any(|v| !v.is_finite()) {
             return Err(EngineError::InvalidInput("a feature is not finite".into()));
         }
-        let test = influence::Dataset::new(x, vec![*label as usize], None, d).map_err(engine_error)?;
-        test.check_labels(index.meta.model.classes, "output").map_err(|e| EngineError::InvalidInput(e.to_string()))?;
+        let test =
+            influence::Dataset::new(x, vec![*label as usize], None, d).map_err(engine_error)?;
+        test.check_labels(index.meta.model.classes, "output")
+            .map_err(|e| EngineError::InvalidInput(e.to_string()))?;
         let test = match &index.meta.standardizer {
             Some(st) => st.apply(&test).map_err(engine_error)?,
             None => test,
         };
         let scores = index.score(&test).map_err(engine_error)?;
-        let shares = influence::contribution_shares(&scores, &index.contributions).map_err(engine_error)?;
+        let shares =
+            influence::contribution_shares(&scores, &index.contributions).map_err(engine_error)?;
         let known: std::collections::HashSet<ContributionId> =
             request.contributions.iter().map(|c| c.id).collect();
         Ok(shares
@@ -237,12 +268,39 @@ impl NodeEngine {
 }
 
 impl Engine for NodeEngine {
-    fn attribute(&self, request: AttributionRequest) -> Result<Vec<(ContributionId, u32)>, EngineError> {
+    fn attribute(
+        &self,
+        request: AttributionRequest,
+    ) -> Result<Vec<(ContributionId, u32)>, EngineError> {
+        let started = std::time::Instant::now();
+        let job = request.job;
+        let result = self.attribute_timed(request);
+        log::info!(
+            target: "attribution",
+            "job {job}: {} in {:.1} ms",
+            match &result {
+                Ok(shares) => format!("{} shares", shares.len()),
+                Err(e) => format!("{e:?}"),
+            },
+            started.elapsed().as_secs_f64() * 1e3
+        );
+        result
+    }
+}
+
+impl NodeEngine {
+    fn attribute_timed(
+        &self,
+        request: AttributionRequest,
+    ) -> Result<Vec<(ContributionId, u32)>, EngineError> {
         let output = self.output(&request)?;
         let credits = match request.method {
-            EngineMethod::TokenSpans { tokenizer_hash } => self.token_spans(&request, &output, tokenizer_hash)?,
-            EngineMethod::GradientInfluence { index_hash } =>
-                self.gradient_influence(&request, &output, index_hash)?,
+            EngineMethod::TokenSpans { tokenizer_hash } => {
+                self.token_spans(&request, &output, tokenizer_hash)?
+            }
+            EngineMethod::GradientInfluence { index_hash } => {
+                self.gradient_influence(&request, &output, index_hash)?
+            }
         };
         Ok(apportion_top_k(&credits, request.max_shares as usize))
     }
@@ -270,9 +328,15 @@ mod tests {
 
     /// A word-level tokenizer over `words` (id = position + 1, 0 = unknown).
     pub fn word_tokenizer(words: &[&str]) -> Vec<u8> {
-        let vocab: serde_json::Map<String, serde_json::Value> = std::iter::once(("[UNK]".to_string(), 0.into()))
-            .chain(words.iter().enumerate().map(|(i, w)| (w.to_string(), (i + 1).into())))
-            .collect();
+        let vocab: serde_json::Map<String, serde_json::Value> =
+            std::iter::once(("[UNK]".to_string(), 0.into()))
+                .chain(
+                    words
+                        .iter()
+                        .enumerate()
+                        .map(|(i, w)| (w.to_string(), (i + 1).into())),
+                )
+                .collect();
         serde_json::to_vec(&serde_json::json!({
             "version": "1.0",
             "truncation": null,
@@ -304,14 +368,24 @@ mod tests {
 
     fn fixture() -> Fixture {
         let dir = tempfile::tempdir().unwrap();
-        let mut vocab: Vec<String> = DOCS.iter().flat_map(|d| d.split(' ')).map(String::from).collect();
+        let mut vocab: Vec<String> = DOCS
+            .iter()
+            .flat_map(|d| d.split(' '))
+            .map(String::from)
+            .collect();
         vocab.sort();
         vocab.dedup();
         let words: Vec<&str> = vocab.iter().map(|s| s.as_str()).collect();
         let tokenizer = word_tokenizer(&words);
         let tokenizer_hash = H256(blake2_256(&tokenizer));
         fs::create_dir_all(dir.path().join("tokenizers")).unwrap();
-        fs::write(dir.path().join("tokenizers").join(format!("{}.json", hex(&tokenizer_hash))), &tokenizer).unwrap();
+        fs::write(
+            dir.path()
+                .join("tokenizers")
+                .join(format!("{}.json", hex(&tokenizer_hash))),
+            &tokenizer,
+        )
+        .unwrap();
         let store = Arc::new(Mutex::new(HashMap::new()));
         let contributions = DOCS
             .iter()
@@ -319,17 +393,34 @@ mod tests {
             .map(|(i, d)| {
                 let hash = H256(blake2_256(d.as_bytes()));
                 store.lock().unwrap().insert(hash, d.as_bytes().to_vec());
-                CandidateContribution { id: 10 + i as u64, datanet: 1, version: 1, content_hash: hash }
+                CandidateContribution {
+                    id: 10 + i as u64,
+                    datanet: 1,
+                    version: 1,
+                    content_hash: hash,
+                }
             })
             .collect();
         let reader = store.clone();
-        let engine = NodeEngine::new(dir.path(), Box::new(move |h| Ok(reader.lock().unwrap().get(&h).cloned())));
-        Fixture { _dir: dir, engine, tokenizer_hash, contributions, vocab, store }
+        let engine = NodeEngine::new(
+            dir.path(),
+            Box::new(move |h| Ok(reader.lock().unwrap().get(&h).cloned())),
+        );
+        Fixture {
+            _dir: dir,
+            engine,
+            tokenizer_hash,
+            contributions,
+            vocab,
+            store,
+        }
     }
 
     impl Fixture {
         fn ids(&self, text: &str) -> Vec<u32> {
-            text.split(' ').map(|w| self.vocab.iter().position(|v| v == w).unwrap() as u32 + 1).collect()
+            text.split(' ')
+                .map(|w| self.vocab.iter().position(|v| v == w).unwrap() as u32 + 1)
+                .collect()
         }
 
         fn request(&self, output: &[u32]) -> AttributionRequest {
@@ -339,7 +430,9 @@ mod tests {
             AttributionRequest {
                 job: 0,
                 model: 0,
-                method: EngineMethod::TokenSpans { tokenizer_hash: self.tokenizer_hash },
+                method: EngineMethod::TokenSpans {
+                    tokenizer_hash: self.tokenizer_hash,
+                },
                 versions: vec![(1, 1, H256::repeat_byte(1))],
                 contributions: self.contributions.clone(),
                 output_hash,
@@ -360,7 +453,10 @@ mod tests {
         let fresh = NodeEngine::new(f._dir.path(), Box::new(|_| Ok(None)));
         let r = f.request(&output);
         // Without payloads a fresh engine still has the cached index, but not the output.
-        assert_eq!(fresh.attribute(r), Err(EngineError::MissingData(f.request(&output).output_hash)));
+        assert_eq!(
+            fresh.attribute(r),
+            Err(EngineError::MissingData(f.request(&output).output_hash))
+        );
     }
 
     #[test]
@@ -369,7 +465,10 @@ mod tests {
         let output = f.ids("the cat sat on the mat and rain fell on the roof of the old house");
         let shares = f.engine.attribute(f.request(&output)).unwrap();
         assert_eq!(shares.iter().map(|s| s.0).collect::<Vec<_>>(), vec![10, 12]);
-        assert_eq!(shares.iter().map(|s| s.1 as u64).sum::<u64>(), SHARES_TOTAL as u64);
+        assert_eq!(
+            shares.iter().map(|s| s.1 as u64).sum::<u64>(),
+            SHARES_TOTAL as u64
+        );
         // "on the" and "the" occur everywhere but are shorter than MIN_SPAN_TOKENS.
         let common = f.ids("on the park the");
         assert_eq!(f.engine.attribute(f.request(&common)).unwrap(), vec![]);
@@ -381,25 +480,45 @@ mod tests {
         let output = f.ids("a dog ran in the park");
         let mut r = f.request(&output);
         r.output_len += 1;
-        assert!(matches!(f.engine.attribute(r), Err(EngineError::InvalidInput(_))));
+        assert!(matches!(
+            f.engine.attribute(r),
+            Err(EngineError::InvalidInput(_))
+        ));
         let mut r = f.request(&output);
-        r.method = EngineMethod::TokenSpans { tokenizer_hash: H256::repeat_byte(7) };
-        assert_eq!(f.engine.attribute(r), Err(EngineError::MissingArtifact(H256::repeat_byte(7))));
+        r.method = EngineMethod::TokenSpans {
+            tokenizer_hash: H256::repeat_byte(7),
+        };
+        assert_eq!(
+            f.engine.attribute(r),
+            Err(EngineError::MissingArtifact(H256::repeat_byte(7)))
+        );
         let mut r = f.request(&output);
         r.versions = vec![(1, 2, H256::repeat_byte(2))];
         r.contributions[1].content_hash = H256::repeat_byte(5);
-        assert_eq!(f.engine.attribute(r), Err(EngineError::MissingData(H256::repeat_byte(5))));
+        assert_eq!(
+            f.engine.attribute(r),
+            Err(EngineError::MissingData(H256::repeat_byte(5)))
+        );
         let r = f.request(&[70_000]);
-        assert!(matches!(f.engine.attribute(r), Err(EngineError::InvalidInput(_))));
+        assert!(matches!(
+            f.engine.attribute(r),
+            Err(EngineError::InvalidInput(_))
+        ));
         let mut r = f.request(&output);
-        r.method = EngineMethod::GradientInfluence { index_hash: H256::repeat_byte(8) };
-        assert_eq!(f.engine.attribute(r), Err(EngineError::MissingArtifact(H256::repeat_byte(8))));
+        r.method = EngineMethod::GradientInfluence {
+            index_hash: H256::repeat_byte(8),
+        };
+        assert_eq!(
+            f.engine.attribute(r),
+            Err(EngineError::MissingArtifact(H256::repeat_byte(8)))
+        );
     }
 
     #[test]
     fn top_k_keeps_the_largest_credits() {
         let f = fixture();
-        let output = f.ids("the cat sat on the mat and rain fell on the roof of the old house all night");
+        let output =
+            f.ids("the cat sat on the mat and rain fell on the roof of the old house all night");
         let mut r = f.request(&output);
         r.max_shares = 1;
         assert_eq!(f.engine.attribute(r).unwrap(), vec![(12, SHARES_TOTAL)]);
@@ -407,7 +526,10 @@ mod tests {
 
     #[test]
     fn a_specialised_model_is_attributed_by_its_influence_index() {
-        use influence::{index::AttributionIndex, Classifier, Dataset, Method, MethodOptions, ModelConfig, Standardizer};
+        use influence::{
+            index::AttributionIndex, Classifier, Dataset, Method, MethodOptions, ModelConfig,
+            Standardizer,
+        };
         let dir = tempfile::tempdir().unwrap();
         // Two clusters; each training row is its own contribution (ids 100..).
         let mut x = Vec::new();
@@ -426,15 +548,27 @@ mod tests {
         model.train(&train).unwrap();
         let opts = MethodOptions::new(Method::Trak).projected(4, 7);
         let tmp = dir.path().join("tmp");
-        AttributionIndex::build(&model, &train, &opts, Some(st)).unwrap().save(tmp.to_str().unwrap()).unwrap();
-        let index_hash = H256(blake2_256(&fs::read(tmp.join("index.safetensors")).unwrap()));
+        AttributionIndex::build(&model, &train, &opts, Some(st))
+            .unwrap()
+            .save(tmp.to_str().unwrap())
+            .unwrap();
+        let index_hash = H256(blake2_256(
+            &fs::read(tmp.join("index.safetensors")).unwrap(),
+        ));
         fs::create_dir_all(dir.path().join("influence")).unwrap();
         fs::rename(&tmp, dir.path().join("influence").join(hex(&index_hash))).unwrap();
 
-        let output: Vec<u32> = [3.1f32, -2.0].iter().map(|v| v.to_bits()).chain([1]).collect();
+        let output: Vec<u32> = [3.1f32, -2.0]
+            .iter()
+            .map(|v| v.to_bits())
+            .chain([1])
+            .collect();
         let bytes: Vec<u8> = output.iter().flat_map(|t| t.to_le_bytes()).collect();
         let output_hash = H256(blake2_256(&bytes));
-        let engine = NodeEngine::new(dir.path(), Box::new(move |h| Ok((h == output_hash).then(|| bytes.clone()))));
+        let engine = NodeEngine::new(
+            dir.path(),
+            Box::new(move |h| Ok((h == output_hash).then(|| bytes.clone()))),
+        );
         let request = AttributionRequest {
             job: 0,
             model: 0,
@@ -442,7 +576,12 @@ mod tests {
             versions: vec![],
             contributions: ids
                 .iter()
-                .map(|id| CandidateContribution { id: *id, datanet: 1, version: 1, content_hash: H256::zero() })
+                .map(|id| CandidateContribution {
+                    id: *id,
+                    datanet: 1,
+                    version: 1,
+                    content_hash: H256::zero(),
+                })
                 .collect(),
             output_hash,
             output_len: 3,
@@ -450,11 +589,20 @@ mod tests {
         };
         let shares = engine.attribute(request.clone()).unwrap();
         assert_eq!(shares.len(), 5);
-        assert_eq!(shares.iter().map(|s| s.1 as u64).sum::<u64>(), SHARES_TOTAL as u64);
+        assert_eq!(
+            shares.iter().map(|s| s.1 as u64).sum::<u64>(),
+            SHARES_TOTAL as u64
+        );
         // The supporters of a class-1 prediction are class-1 examples (odd rows).
-        assert!(shares.iter().all(|(id, _)| (id - 100) % 2 == 1), "{shares:?}");
+        assert!(
+            shares.iter().all(|(id, _)| (id - 100) % 2 == 1),
+            "{shares:?}"
+        );
         let mut bad = request;
         bad.output_len = 2;
-        assert!(matches!(engine.attribute(bad), Err(EngineError::InvalidInput(_))));
+        assert!(matches!(
+            engine.attribute(bad),
+            Err(EngineError::InvalidInput(_))
+        ));
     }
 }

@@ -49,7 +49,8 @@ fn an_inference_is_attributed_by_the_off_chain_worker_and_its_fee_paid_to_the_da
     let n = output.len() as u32;
     let fee = (price * n as u128).div_ceil(1000);
     let treasury_before = balance(&node.rpc.call("rewards_treasury", json!([]))["balance"]);
-    let deposit = RuntimeCall::Attribution(pallet_attribution::Call::deposit_credit { amount: OPEN });
+    let deposit =
+        RuntimeCall::Attribution(pallet_attribution::Call::deposit_credit { amount: OPEN });
     let record = RuntimeCall::Attribution(pallet_attribution::Call::record_inference {
         model: 0,
         payer: dave.to_account_id(),
@@ -57,8 +58,24 @@ fn an_inference_is_attributed_by_the_off_chain_worker_and_its_fee_paid_to_the_da
         completion_tokens: n,
         output,
     });
-    node.rpc.call("author_submitExtrinsic", json!([signed_extrinsic_with_nonce(&node.rpc, &dave.pair(), 0, deposit)]));
-    node.rpc.call("author_submitExtrinsic", json!([signed_extrinsic_with_nonce(&node.rpc, &dave.pair(), 1, record)]));
+    node.rpc.call(
+        "author_submitExtrinsic",
+        json!([signed_extrinsic_with_nonce(
+            &node.rpc,
+            &dave.pair(),
+            0,
+            deposit
+        )]),
+    );
+    node.rpc.call(
+        "author_submitExtrinsic",
+        json!([signed_extrinsic_with_nonce(
+            &node.rpc,
+            &dave.pair(),
+            1,
+            record
+        )]),
+    );
 
     let job = wait_for("job 0 final", Duration::from_secs(120), || {
         let job = node.rpc.call("attribution_job", json!([0]));
@@ -67,11 +84,21 @@ fn an_inference_is_attributed_by_the_off_chain_worker_and_its_fee_paid_to_the_da
     let attribution = node.rpc.call("attribution_inference", json!([0]));
     let final_at = attribution["finalizedAt"].as_u64().unwrap();
     let recorded_at = job["recordedAt"].as_u64().unwrap();
-    println!("recorded at block {recorded_at}, final at block {final_at}: {} blocks", final_at - recorded_at);
-    assert!(final_at - recorded_at <= 5, "final within 5 blocks, took {}", final_at - recorded_at);
+    println!(
+        "recorded at block {recorded_at}, final at block {final_at}: {} blocks",
+        final_at - recorded_at
+    );
+    assert!(
+        final_at - recorded_at <= 5,
+        "final within 5 blocks, took {}",
+        final_at - recorded_at
+    );
     assert_eq!(job["fee"], json!(fee.to_string()));
     assert_eq!(job["attestors"], json!([alice.to_account_id().to_string()]));
-    let credit = node.rpc.call("attribution_credit", json!([dave.to_account_id().to_string()]));
+    let credit = node.rpc.call(
+        "attribution_credit",
+        json!([dave.to_account_id().to_string()]),
+    );
     assert_eq!(balance(&credit), OPEN - fee);
 
     // Eve's contribution (id 1) has all of the contributors' part.
@@ -80,22 +107,43 @@ fn an_inference_is_attributed_by_the_off_chain_worker_and_its_fee_paid_to_the_da
         attribution["contributions"],
         json!([{"contribution": 1, "share": 1_000_000_000u32, "paid": contributors_part.to_string()}])
     );
-    let earned = |c: u64| balance(&node.rpc.call("attribution_contributionEarnings", json!([c]))["earned"]);
+    let earned = |c: u64| {
+        balance(
+            &node
+                .rpc
+                .call("attribution_contributionEarnings", json!([c]))["earned"],
+        )
+    };
     assert_eq!(earned(1), contributors_part);
-    assert_eq!((earned(0), earned(2)), (0, 0), "documents absent from the output earn nothing");
-    let err = node.rpc.try_call("attribution_contributionEarnings", json!([99])).unwrap_err();
+    assert_eq!(
+        (earned(0), earned(2)),
+        (0, 0),
+        "documents absent from the output earn nothing"
+    );
+    let err = node
+        .rpc
+        .try_call("attribution_contributionEarnings", json!([99]))
+        .unwrap_err();
     assert!(err.contains("does not exist"), "{err}");
 
     // Every unit of the fee went somewhere: owner, contributor, attestor, treasury.
-    let rewards = |who: Sr25519Keyring| node.rpc.call("rewards_account", json!([who.to_account_id().to_string()]));
+    let rewards = |who: Sr25519Keyring| {
+        node.rpc
+            .call("rewards_account", json!([who.to_account_id().to_string()]))
+    };
     let owner = balance(&rewards(charlie)["asOwner"]);
     let attestor = balance(&rewards(alice)["asAttestor"]);
     let contributor = balance(&rewards(eve)["asContributor"]);
-    let treasury = balance(&node.rpc.call("rewards_treasury", json!([]))["balance"]) - treasury_before;
+    let treasury =
+        balance(&node.rpc.call("rewards_treasury", json!([]))["balance"]) - treasury_before;
     assert_eq!(owner, Perbill::from_percent(40) * fee);
     assert_eq!(attestor, Perbill::from_percent(15) * fee);
     assert_eq!(contributor, contributors_part);
-    assert_eq!(owner + contributor + attestor + treasury, fee, "the parts sum to the fee");
+    assert_eq!(
+        owner + contributor + attestor + treasury,
+        fee,
+        "the parts sum to the fee"
+    );
     assert_eq!(balance(&rewards(bob)["asContributor"]), 0);
 
     let listed = node.rpc.call("attribution_modelInferences", json!([0]));

@@ -10,13 +10,13 @@ mod common;
 use std::time::Duration;
 
 use codec::Decode;
-use frame_support::storage::StoragePrefixedMap;
 use common::{
     attribution::{balance, insert_attr_key, publish_datanet_and_adapter, Corpus},
     free_port, hex_bytes,
     local::{peer_id, start, start_with, Validator, NAMES},
     signed_extrinsic, wait_for, Node,
 };
+use frame_support::storage::StoragePrefixedMap;
 use openledger_primitives::{
     attribution::{result_digest, SHARES_TOTAL},
     models::FeeSplit,
@@ -31,23 +31,32 @@ use sp_runtime::Perbill;
 /// Every pending slash in the staking pallet (`Staking::PendingSlashes`).
 fn pending_slashes(node: &Node) -> Vec<(AccountId, SlashReason)> {
     let prefix = pallet_open_staking::PendingSlashes::<Runtime>::final_prefix();
-    let keys = node.rpc.call("state_getKeys", json!([format!("0x{}", hex::encode(prefix))]));
+    let keys = node.rpc.call(
+        "state_getKeys",
+        json!([format!("0x{}", hex::encode(prefix))]),
+    );
     keys.as_array()
         .unwrap()
         .iter()
         .map(|key| {
             let value = node.rpc.call("state_getStorage", json!([key]));
-            let slash = pallet_open_staking::PendingSlash::<Runtime>::decode(&mut &hex_bytes(&value)[..]).unwrap();
+            let slash =
+                pallet_open_staking::PendingSlash::<Runtime>::decode(&mut &hex_bytes(&value)[..])
+                    .unwrap();
             (slash.who, slash.reason)
         })
         .collect()
 }
 
 fn final_job(node: &Node, job: u64) -> Value {
-    wait_for(&format!("job {job} final"), Duration::from_secs(180), || {
-        let info = node.rpc.call("attribution_job", json!([job]));
-        info["status"].get("final").is_some().then_some(info)
-    })
+    wait_for(
+        &format!("job {job} final"),
+        Duration::from_secs(180),
+        || {
+            let info = node.rpc.call("attribution_job", json!([job]));
+            info["status"].get("final").is_some().then_some(info)
+        },
+    )
 }
 
 #[test]
@@ -55,23 +64,44 @@ fn the_honest_majority_finalises_and_the_liar_is_slashed() {
     let dir = tempfile::tempdir().unwrap();
     let corpus = Corpus::new();
     let validators: Vec<Validator> = (0..4)
-        .map(|index| Validator { index, rpc_port: free_port(), p2p_port: free_port() })
+        .map(|index| Validator {
+            index,
+            rpc_port: free_port(),
+            p2p_port: free_port(),
+        })
         .collect();
     for v in &validators {
         corpus.install(&dir.path().join(NAMES[v.index]));
     }
-    let bootnode =
-        format!("/ip4/127.0.0.1/tcp/{}/p2p/{}", validators[0].p2p_port, peer_id(dir.path(), 0));
-    let mut nodes: Vec<Node> = validators[..3].iter().map(|v| start(dir.path(), v, &bootnode)).collect();
-    nodes.push(start_with(dir.path(), &validators[3], &bootnode, &["--dave", "--offchain-worker", "never"]));
-    let keyrings = [Sr25519Keyring::Alice, Sr25519Keyring::Bob, Sr25519Keyring::Charlie];
+    let bootnode = format!(
+        "/ip4/127.0.0.1/tcp/{}/p2p/{}",
+        validators[0].p2p_port,
+        peer_id(dir.path(), 0)
+    );
+    let mut nodes: Vec<Node> = validators[..3]
+        .iter()
+        .map(|v| start(dir.path(), v, &bootnode))
+        .collect();
+    nodes.push(start_with(
+        dir.path(),
+        &validators[3],
+        &bootnode,
+        &["--dave", "--offchain-worker", "never"],
+    ));
+    let keyrings = [
+        Sr25519Keyring::Alice,
+        Sr25519Keyring::Bob,
+        Sr25519Keyring::Charlie,
+    ];
     for (node, who) in nodes.iter().zip(keyrings) {
         insert_attr_key(node, who);
     }
     let alice_node = &nodes[0];
-    wait_for("the network to finalize #2", Duration::from_secs(120), || {
-        (alice_node.rpc.finalized()?.1 >= 2).then_some(())
-    });
+    wait_for(
+        "the network to finalize #2",
+        Duration::from_secs(120),
+        || (alice_node.rpc.finalized()?.1 >= 2).then_some(()),
+    );
 
     let split = FeeSplit {
         owner: Perbill::from_percent(40),
@@ -84,8 +114,12 @@ fn the_honest_majority_finalises_and_the_liar_is_slashed() {
 
     // Ferdie pays; inferences until one is assigned to Dave (3 of 4 attestors per job).
     let (dave, ferdie) = (Sr25519Keyring::Dave, Sr25519Keyring::Ferdie);
-    let deposit = RuntimeCall::Attribution(pallet_attribution::Call::deposit_credit { amount: 10 * OPEN });
-    alice_node.rpc.call("author_submitExtrinsic", json!([signed_extrinsic(&alice_node.rpc, &ferdie.pair(), deposit)]));
+    let deposit =
+        RuntimeCall::Attribution(pallet_attribution::Call::deposit_credit { amount: 10 * OPEN });
+    alice_node.rpc.call(
+        "author_submitExtrinsic",
+        json!([signed_extrinsic(&alice_node.rpc, &ferdie.pair(), deposit)]),
+    );
     let output = corpus.ids("bees trim the wick at dusk and watch the ships pass the reef");
     let honest = vec![(1u64, SHARES_TOTAL)];
     let lie = vec![(0u64, SHARES_TOTAL)];
@@ -99,11 +133,18 @@ fn the_honest_majority_finalises_and_the_liar_is_slashed() {
             completion_tokens: output.len() as u32,
             output: output.clone(),
         });
-        alice_node.rpc.call("author_submitExtrinsic", json!([signed_extrinsic(&alice_node.rpc, &ferdie.pair(), record)]));
-        let info = wait_for(&format!("job {job} recorded"), Duration::from_secs(60), || {
-            let info = alice_node.rpc.call("attribution_job", json!([job]));
-            (!info.is_null()).then_some(info)
-        });
+        alice_node.rpc.call(
+            "author_submitExtrinsic",
+            json!([signed_extrinsic(&alice_node.rpc, &ferdie.pair(), record)]),
+        );
+        let info = wait_for(
+            &format!("job {job} recorded"),
+            Duration::from_secs(60),
+            || {
+                let info = alice_node.rpc.call("attribution_job", json!([job]));
+                (!info.is_null()).then_some(info)
+            },
+        );
         let attestors: Vec<String> =
             serde_json::from_value(info["attestors"].clone()).expect("a list of accounts");
         assert_eq!(attestors.len(), 3, "k = 3 of the 4 attestors");
@@ -113,7 +154,10 @@ fn the_honest_majority_finalises_and_the_liar_is_slashed() {
                 digest: result_digest(job, &lie),
                 shares: lie.clone(),
             });
-            alice_node.rpc.call("author_submitExtrinsic", json!([signed_extrinsic(&alice_node.rpc, &dave.pair(), submit)]));
+            alice_node.rpc.call(
+                "author_submitExtrinsic",
+                json!([signed_extrinsic(&alice_node.rpc, &dave.pair(), submit)]),
+            );
             dave_job = Some(job);
             break;
         }
@@ -128,7 +172,10 @@ fn the_honest_majority_finalises_and_the_liar_is_slashed() {
     wait_for("Dave's result on-chain", Duration::from_secs(60), || {
         let info = alice_node.rpc.call("attribution_job", json!([job]));
         let results = info["results"].as_array()?.clone();
-        results.iter().any(|r| r["attestor"] == json!(dave_account.to_string())).then_some(())
+        results
+            .iter()
+            .any(|r| r["attestor"] == json!(dave_account.to_string()))
+            .then_some(())
     });
     let info = alice_node.rpc.call("attribution_job", json!([job]));
     for r in info["results"].as_array().unwrap() {
@@ -152,9 +199,16 @@ fn the_honest_majority_finalises_and_the_liar_is_slashed() {
     assert_eq!(majority.len(), 2);
     assert!(!majority.contains(&dave_account.to_string()));
     let earned = |c: u64| {
-        balance(&alice_node.rpc.call("attribution_contributionEarnings", json!([c]))["earned"])
+        balance(
+            &alice_node
+                .rpc
+                .call("attribution_contributionEarnings", json!([c]))["earned"],
+        )
     };
     let fee = balance(&info["fee"]);
-    assert_eq!(earned(1), (job + 1) as u128 * (Perbill::from_percent(40) * fee));
+    assert_eq!(
+        earned(1),
+        (job + 1) as u128 * (Perbill::from_percent(40) * fee)
+    );
     assert_eq!(earned(0), 0);
 }

@@ -92,8 +92,10 @@ pub fn apportion_top_k(credits: &[(ContributionId, u128)], k: usize) -> Vec<(Con
     // which must not overflow u128.
     let max = merged.iter().map(|(_, c)| *c).max().unwrap_or(1);
     let shift = (128 - max.leading_zeros()).saturating_sub(80);
-    let scaled: Vec<(ContributionId, u128)> =
-        merged.iter().map(|(id, c)| (*id, (c >> shift).max(1))).collect();
+    let scaled: Vec<(ContributionId, u128)> = merged
+        .iter()
+        .map(|(id, c)| (*id, (c >> shift).max(1)))
+        .collect();
     let total: u128 = scaled.iter().map(|(_, c)| *c).sum();
     let whole = SHARES_TOTAL as u128;
     let mut parts: Vec<(ContributionId, u32, u128)> = scaled
@@ -103,7 +105,12 @@ pub fn apportion_top_k(credits: &[(ContributionId, u128)], k: usize) -> Vec<(Con
     let given: u128 = parts.iter().map(|(_, p, _)| *p as u128).sum();
     let mut left = whole - given;
     let mut order: Vec<usize> = (0..parts.len()).collect();
-    order.sort_by(|&a, &b| parts[b].2.cmp(&parts[a].2).then(parts[a].0.cmp(&parts[b].0)));
+    order.sort_by(|&a, &b| {
+        parts[b]
+            .2
+            .cmp(&parts[a].2)
+            .then(parts[a].0.cmp(&parts[b].0))
+    });
     for i in order {
         if left == 0 {
             break;
@@ -111,8 +118,11 @@ pub fn apportion_top_k(credits: &[(ContributionId, u128)], k: usize) -> Vec<(Con
         parts[i].1 += 1;
         left -= 1;
     }
-    let mut shares: Vec<(ContributionId, u32)> =
-        parts.into_iter().filter(|(_, p, _)| *p > 0).map(|(id, p, _)| (id, p)).collect();
+    let mut shares: Vec<(ContributionId, u32)> = parts
+        .into_iter()
+        .filter(|(_, p, _)| *p > 0)
+        .map(|(id, p, _)| (id, p))
+        .collect();
     shares.sort_by_key(|(id, _)| *id);
     shares
 }
@@ -177,7 +187,10 @@ pub enum EngineError {
 #[cfg(not(substrate_runtime))]
 pub trait Engine: Send + Sync {
     /// Computes the shares of `request`'s output (see [`apportion_top_k`] for their form).
-    fn attribute(&self, request: AttributionRequest) -> Result<Vec<(ContributionId, u32)>, EngineError>;
+    fn attribute(
+        &self,
+        request: AttributionRequest,
+    ) -> Result<Vec<(ContributionId, u32)>, EngineError>;
 }
 
 #[cfg(not(substrate_runtime))]
@@ -209,7 +222,15 @@ pub trait AttributionEngine {
 
 /// Where an attribution job is.
 #[derive(
-    Clone, Copy, PartialEq, Eq, Debug, Encode, Decode, DecodeWithMemTracking, TypeInfo,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Debug,
+    Encode,
+    Decode,
+    DecodeWithMemTracking,
+    TypeInfo,
     MaxEncodedLen,
 )]
 #[cfg_attr(feature = "std", derive(Serialize, Deserialize))]
@@ -271,7 +292,10 @@ pub struct JobInfo<AccountId, Balance, BlockNumber> {
 #[cfg_attr(feature = "std", serde(rename_all = "camelCase"))]
 #[cfg_attr(
     feature = "std",
-    serde(bound(serialize = "Balance: core::fmt::Display", deserialize = "Balance: core::str::FromStr"))
+    serde(bound(
+        serialize = "Balance: core::fmt::Display",
+        deserialize = "Balance: core::str::FromStr"
+    ))
 )]
 pub struct ContributionPayout<Balance> {
     pub contribution: ContributionId,
@@ -332,18 +356,33 @@ mod tests {
     fn apportion_sums_exactly_and_keeps_the_top_k() {
         let credits = [(5, 10u128), (1, 30), (9, 30), (3, 0), (7, 1)];
         let shares = apportion_top_k(&credits, 3);
-        assert_eq!(shares.iter().map(|(id, _)| *id).collect::<Vec<_>>(), vec![1, 5, 9]);
-        assert_eq!(shares.iter().map(|(_, p)| *p as u64).sum::<u64>(), SHARES_TOTAL as u64);
+        assert_eq!(
+            shares.iter().map(|(id, _)| *id).collect::<Vec<_>>(),
+            vec![1, 5, 9]
+        );
+        assert_eq!(
+            shares.iter().map(|(_, p)| *p as u64).sum::<u64>(),
+            SHARES_TOTAL as u64
+        );
         // 30 : 10 : 30 of 70: two units left over go to the largest remainders (id 5's, then
         // id 1's, which ties with id 9's and has the smaller id).
-        assert_eq!(shares, vec![(1, 428_571_429), (5, 142_857_143), (9, 428_571_428)]);
+        assert_eq!(
+            shares,
+            vec![(1, 428_571_429), (5, 142_857_143), (9, 428_571_428)]
+        );
         assert_eq!(check_shares(&shares), Ok(()));
     }
 
     #[test]
     fn apportion_merges_repeats_and_handles_huge_credits() {
-        let shares = apportion_top_k(&[(2, u128::MAX / 2), (2, u128::MAX / 2), (4, u128::MAX / 4)], 8);
-        assert_eq!(shares.iter().map(|(_, p)| *p as u64).sum::<u64>(), SHARES_TOTAL as u64);
+        let shares = apportion_top_k(
+            &[(2, u128::MAX / 2), (2, u128::MAX / 2), (4, u128::MAX / 4)],
+            8,
+        );
+        assert_eq!(
+            shares.iter().map(|(_, p)| *p as u64).sum::<u64>(),
+            SHARES_TOTAL as u64
+        );
         assert_eq!(shares[0].0, 2);
         assert!(shares[0].1 > 3 * shares[1].1);
         assert!(apportion_top_k(&[(1, 0)], 4).is_empty());
@@ -354,9 +393,18 @@ mod tests {
     fn shares_must_be_sorted_positive_and_complete() {
         assert_eq!(check_shares(&[]), Ok(()));
         assert_eq!(check_shares(&[(1, SHARES_TOTAL)]), Ok(()));
-        assert_eq!(check_shares(&[(2, 500_000_000), (1, 500_000_000)]), Err(SharesError::NotSorted));
-        assert_eq!(check_shares(&[(1, 500_000_000), (1, 500_000_000)]), Err(SharesError::NotSorted));
-        assert_eq!(check_shares(&[(1, 0), (2, SHARES_TOTAL)]), Err(SharesError::ZeroShare));
+        assert_eq!(
+            check_shares(&[(2, 500_000_000), (1, 500_000_000)]),
+            Err(SharesError::NotSorted)
+        );
+        assert_eq!(
+            check_shares(&[(1, 500_000_000), (1, 500_000_000)]),
+            Err(SharesError::NotSorted)
+        );
+        assert_eq!(
+            check_shares(&[(1, 0), (2, SHARES_TOTAL)]),
+            Err(SharesError::ZeroShare)
+        );
         assert_eq!(check_shares(&[(1, 1), (2, 2)]), Err(SharesError::WrongSum));
     }
 
@@ -365,7 +413,10 @@ mod tests {
         let shares = [(1, 600_000_000), (2, 400_000_000)];
         assert_eq!(result_digest(7, &shares), result_digest(7, &shares));
         assert_ne!(result_digest(7, &shares), result_digest(8, &shares));
-        assert_ne!(result_digest(7, &shares), result_digest(7, &[(1, 400_000_000), (2, 600_000_000)]));
+        assert_ne!(
+            result_digest(7, &shares),
+            result_digest(7, &[(1, 400_000_000), (2, 600_000_000)])
+        );
         assert_ne!(result_digest(7, &[]), result_digest(7, &shares));
     }
 }

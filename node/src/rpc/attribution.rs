@@ -90,7 +90,10 @@ pub struct Attribution<C, Block> {
 impl<C, Block> Attribution<C, Block> {
     /// Serve attribution from `client`.
     pub fn new(client: Arc<C>) -> Self {
-        Self { client, _block: PhantomData }
+        Self {
+            client,
+            _block: PhantomData,
+        }
     }
 }
 
@@ -101,7 +104,8 @@ impl<C, Block, AccountId, Balance, BlockNumber>
 where
     Block: BlockT,
     C: ProvideRuntimeApi<Block> + HeaderBackend<Block> + Send + Sync + 'static,
-    C::Api: AttributionApi<Block, AccountId, Balance, BlockNumber> + RewardsApi<Block, AccountId, Balance>,
+    C::Api: AttributionApi<Block, AccountId, Balance, BlockNumber>
+        + RewardsApi<Block, AccountId, Balance>,
     AccountId: codec::Codec + Serialize + DeserializeOwned + Clone + Send + Sync + 'static,
     Balance: codec::Codec + std::fmt::Display + Clone + Send + Sync + 'static,
     BlockNumber: codec::Codec + Serialize + Clone + Send + Sync + 'static,
@@ -119,7 +123,9 @@ where
         job: JobId,
         at: Option<Block::Hash>,
     ) -> RpcResult<Option<InferenceAttribution<AccountId, Balance, BlockNumber>>> {
-        call_at(&*self.client, at, |api, at| api.inference_attribution(at, job))
+        call_at(&*self.client, at, |api, at| {
+            api.inference_attribution(at, job)
+        })
     }
 
     fn model_inferences(
@@ -130,7 +136,9 @@ where
         at: Option<Block::Hash>,
     ) -> RpcResult<Vec<JobInfo<AccountId, Balance, BlockNumber>>> {
         let (start, limit) = (start.unwrap_or(0), limit.unwrap_or(DEFAULT_PAGE));
-        call_at(&*self.client, at, |api, at| api.model_inferences(at, model, start, limit))
+        call_at(&*self.client, at, |api, at| {
+            api.model_inferences(at, model, start, limit)
+        })
     }
 
     fn contribution_earnings(

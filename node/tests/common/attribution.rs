@@ -33,11 +33,20 @@ pub struct Corpus {
 
 impl Corpus {
     pub fn new() -> Corpus {
-        let mut vocab: Vec<String> = DOCS.iter().flat_map(|d| d.split(' ')).map(String::from).collect();
+        let mut vocab: Vec<String> = DOCS
+            .iter()
+            .flat_map(|d| d.split(' '))
+            .map(String::from)
+            .collect();
         vocab.sort();
         vocab.dedup();
         let ids: serde_json::Map<String, Value> = std::iter::once(("[UNK]".to_string(), json!(0)))
-            .chain(vocab.iter().enumerate().map(|(i, w)| (w.clone(), json!(i + 1))))
+            .chain(
+                vocab
+                    .iter()
+                    .enumerate()
+                    .map(|(i, w)| (w.clone(), json!(i + 1))),
+            )
             .collect();
         let tokenizer = serde_json::to_vec(&json!({
             "version": "1.0", "truncation": null, "padding": null, "added_tokens": [],
@@ -46,12 +55,18 @@ impl Corpus {
         }))
         .unwrap();
         let tokenizer_hash = H256(blake2_256(&tokenizer));
-        Corpus { vocab, tokenizer, tokenizer_hash }
+        Corpus {
+            vocab,
+            tokenizer,
+            tokenizer_hash,
+        }
     }
 
     /// Token ids of space-separated known words.
     pub fn ids(&self, text: &str) -> Vec<u32> {
-        text.split(' ').map(|w| self.vocab.iter().position(|v| v == w).unwrap() as u32 + 1).collect()
+        text.split(' ')
+            .map(|w| self.vocab.iter().position(|v| v == w).unwrap() as u32 + 1)
+            .collect()
     }
 
     /// Gives the node with base path `base_path` the tokenizer, where its attribution engine
@@ -59,14 +74,21 @@ impl Corpus {
     pub fn install(&self, base_path: &Path) {
         let dir = base_path.join("attribution").join("tokenizers");
         std::fs::create_dir_all(&dir).unwrap();
-        std::fs::write(dir.join(format!("{}.json", hex::encode(self.tokenizer_hash))), &self.tokenizer).unwrap();
+        std::fs::write(
+            dir.join(format!("{}.json", hex::encode(self.tokenizer_hash))),
+            &self.tokenizer,
+        )
+        .unwrap();
     }
 }
 
 /// Inserts `who`'s `attr` key (its account key) into `node`'s keystore.
 pub fn insert_attr_key(node: &Node, who: Sr25519Keyring) {
     let suri = format!("//{who:?}");
-    node.rpc.call("author_insertKey", json!(["attr", suri, format!("0x{}", hex::encode(who.public()))]));
+    node.rpc.call(
+        "author_insertKey",
+        json!(["attr", suri, format!("0x{}", hex::encode(who.public()))]),
+    );
 }
 
 fn submit(node: &Node, xt: String) {
@@ -74,17 +96,26 @@ fn submit(node: &Node, xt: String) {
 }
 
 fn wait_until(node: &Node, what: &str, method: &str, params: Value) {
-    wait_for(what, Duration::from_secs(90), || (!node.rpc.call(method, params.clone()).is_null()).then_some(()));
+    wait_for(what, Duration::from_secs(90), || {
+        (!node.rpc.call(method, params.clone()).is_null()).then_some(())
+    });
 }
 
 /// Bob's datanet 0 with the three documents, accepted and published as version 1; base
 /// model 0 with the corpus's tokenizer (registered by Alice, sudo); Charlie's adapter, model
 /// 0, on version 1 at `price` per 1,000 output tokens with `split`.
 pub fn publish_datanet_and_adapter(node: &Node, corpus: &Corpus, price: Balance, split: FeeSplit) {
-    let (alice, bob, charlie, eve) =
-        (Sr25519Keyring::Alice, Sr25519Keyring::Bob, Sr25519Keyring::Charlie, Sr25519Keyring::Eve);
+    let (alice, bob, charlie, eve) = (
+        Sr25519Keyring::Alice,
+        Sr25519Keyring::Bob,
+        Sr25519Keyring::Charlie,
+        Sr25519Keyring::Eve,
+    );
     let contribute = |i: usize| {
-        RuntimeCall::Datanets(pallet_datanets::Call::contribute { datanet: 0, payload: DOCS[i].as_bytes().to_vec() })
+        RuntimeCall::Datanets(pallet_datanets::Call::contribute {
+            datanet: 0,
+            payload: DOCS[i].as_bytes().to_vec(),
+        })
     };
     let create = RuntimeCall::Datanets(pallet_datanets::Call::create_datanet {
         name: text("maritime-lore"),
@@ -96,10 +127,19 @@ pub fn publish_datanet_and_adapter(node: &Node, corpus: &Corpus, price: Balance,
         deposit_per_byte: 0,
         deposit_policy: DepositPolicy::ReleaseAlways,
     });
-    submit(node, signed_extrinsic_with_nonce(&node.rpc, &bob.pair(), 0, create));
-    submit(node, signed_extrinsic_with_nonce(&node.rpc, &bob.pair(), 1, contribute(0)));
+    submit(
+        node,
+        signed_extrinsic_with_nonce(&node.rpc, &bob.pair(), 0, create),
+    );
+    submit(
+        node,
+        signed_extrinsic_with_nonce(&node.rpc, &bob.pair(), 1, contribute(0)),
+    );
     wait_until(node, "contribution 0", "datanets_contribution", json!([0]));
-    submit(node, signed_extrinsic(&node.rpc, &eve.pair(), contribute(1)));
+    submit(
+        node,
+        signed_extrinsic(&node.rpc, &eve.pair(), contribute(1)),
+    );
     wait_until(node, "contribution 1", "datanets_contribution", json!([1]));
     let curate = [
         contribute(2),
@@ -109,7 +149,10 @@ pub fn publish_datanet_and_adapter(node: &Node, corpus: &Corpus, price: Balance,
         RuntimeCall::Datanets(pallet_datanets::Call::publish_version { datanet: 0 }),
     ];
     for (i, call) in curate.into_iter().enumerate() {
-        submit(node, signed_extrinsic_with_nonce(&node.rpc, &bob.pair(), 2 + i as u32, call));
+        submit(
+            node,
+            signed_extrinsic_with_nonce(&node.rpc, &bob.pair(), 2 + i as u32, call),
+        );
     }
     wait_until(node, "version 1", "datanets_version", json!([0, 1]));
 
@@ -122,7 +165,9 @@ pub fn publish_datanet_and_adapter(node: &Node, corpus: &Corpus, price: Balance,
         license: text("Apache-2.0"),
         format: ModelFormat::Safetensors,
     });
-    let sudo = RuntimeCall::Sudo(pallet_sudo::Call::sudo { call: Box::new(base) });
+    let sudo = RuntimeCall::Sudo(pallet_sudo::Call::sudo {
+        call: Box::new(base),
+    });
     submit(node, signed_extrinsic(&node.rpc, &alice.pair(), sudo));
     wait_until(node, "base model", "models_baseModel", json!([0]));
     let adapter = RuntimeCall::Models(pallet_models::Call::register_model {
@@ -143,5 +188,9 @@ pub fn publish_datanet_and_adapter(node: &Node, corpus: &Corpus, price: Balance,
 
 /// A balance from its JSON decimal string.
 pub fn balance(value: &Value) -> u128 {
-    value.as_str().expect("balances are decimal strings").parse().unwrap()
+    value
+        .as_str()
+        .expect("balances are decimal strings")
+        .parse()
+        .unwrap()
 }

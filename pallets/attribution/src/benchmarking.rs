@@ -67,8 +67,9 @@ mod benchmarks {
     #[benchmark]
     fn register_gateway() {
         let gateway: T::AccountId = account("gateway", 0, 0);
-        let origin =
-            T::GatewayOrigin::try_successful_origin().map_err(|_| BenchmarkError::Weightless).unwrap();
+        let origin = T::GatewayOrigin::try_successful_origin()
+            .map_err(|_| BenchmarkError::Weightless)
+            .unwrap();
         #[extrinsic_call]
         _(origin as T::RuntimeOrigin, gateway.clone());
         assert!(Gateways::<T>::contains_key(&gateway));
@@ -78,8 +79,9 @@ mod benchmarks {
     fn remove_gateway() {
         let gateway: T::AccountId = account("gateway", 0, 0);
         Gateways::<T>::insert(&gateway, ());
-        let origin =
-            T::GatewayOrigin::try_successful_origin().map_err(|_| BenchmarkError::Weightless).unwrap();
+        let origin = T::GatewayOrigin::try_successful_origin()
+            .map_err(|_| BenchmarkError::Weightless)
+            .unwrap();
         #[extrinsic_call]
         _(origin as T::RuntimeOrigin, gateway.clone());
         assert!(!Gateways::<T>::contains_key(&gateway));
@@ -126,14 +128,24 @@ mod benchmarks {
         frame_system::Pallet::<T>::set_extrinsic_index(0);
         let output: Vec<u32> = (0..n).collect();
         #[extrinsic_call]
-        _(RawOrigin::Signed(payer.clone()), model, payer.clone(), 1, n, output);
+        _(
+            RawOrigin::Signed(payer.clone()),
+            model,
+            payer.clone(),
+            1,
+            n,
+            output,
+        );
         assert!(Jobs::<T>::contains_key(0));
     }
 
     #[benchmark]
     fn submit_result(s: Linear<1, { T::MaxShares::get() }>) {
         let (job, contributions) = recorded::<T>(s, 1);
-        let attestors = Jobs::<T>::get(job).expect("recorded").attestors.into_inner();
+        let attestors = Jobs::<T>::get(job)
+            .expect("recorded")
+            .attestors
+            .into_inner();
         let shares = shares_of(&contributions, s);
         let digest = result_digest(job, &shares);
         let quorum = Pallet::<T>::quorum(attestors.len()) as usize;
@@ -154,12 +166,20 @@ mod benchmarks {
         }
         let last = attestors[attestors.len() - 1].clone();
         for a in &attestors[dissenters..attestors.len() - 1] {
-            Pallet::<T>::submit_result(RawOrigin::Signed(a.clone()).into(), job, digest, shares.clone())
-                .expect("valid result");
+            Pallet::<T>::submit_result(
+                RawOrigin::Signed(a.clone()).into(),
+                job,
+                digest,
+                shares.clone(),
+            )
+            .expect("valid result");
         }
         #[extrinsic_call]
         _(RawOrigin::Signed(last), job, digest, shares);
-        assert_eq!(Jobs::<T>::get(job).expect("recorded").status, JobStatus::Final { digest });
+        assert_eq!(
+            Jobs::<T>::get(job).expect("recorded").status,
+            JobStatus::Final { digest }
+        );
     }
 
     #[benchmark]
@@ -182,7 +202,8 @@ mod benchmarks {
             )
             .expect("recorded");
         }
-        let due = frame_system::Pallet::<T>::block_number().saturating_add(T::ResultDeadline::get());
+        let due =
+            frame_system::Pallet::<T>::block_number().saturating_add(T::ResultDeadline::get());
         frame_system::Pallet::<T>::set_block_number(due);
         #[block]
         {

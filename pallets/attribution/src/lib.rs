@@ -109,11 +109,8 @@ pub mod crypto {
     }
 
     /// For mock runtimes whose accounts are bare sr25519 keys.
-    impl
-        frame_system::offchain::AppCrypto<
-            sp_core::sr25519::Public,
-            sp_core::sr25519::Signature,
-        > for AttestorId
+    impl frame_system::offchain::AppCrypto<sp_core::sr25519::Public, sp_core::sr25519::Signature>
+        for AttestorId
     {
         type RuntimeAppPublic = Public;
         type GenericSignature = sp_core::sr25519::Signature;
@@ -259,14 +256,8 @@ pub mod pallet {
 
     /// `(payer, gateway)`: the payer lets the gateway charge its credit.
     #[pallet::storage]
-    pub type GatewayApprovals<T: Config> = StorageDoubleMap<
-        _,
-        Blake2_128Concat,
-        T::AccountId,
-        Blake2_128Concat,
-        T::AccountId,
-        (),
-    >;
+    pub type GatewayApprovals<T: Config> =
+        StorageDoubleMap<_, Blake2_128Concat, T::AccountId, Blake2_128Concat, T::AccountId, ()>;
 
     /// The next job id.
     #[pallet::storage]
@@ -309,8 +300,7 @@ pub mod pallet {
 
     /// Number of inferences recorded per model.
     #[pallet::storage]
-    pub type ModelInferenceCount<T: Config> =
-        StorageMap<_, Twox64Concat, ModelId, u32, ValueQuery>;
+    pub type ModelInferenceCount<T: Config> = StorageMap<_, Twox64Concat, ModelId, u32, ValueQuery>;
 
     /// Final attributions.
     #[pallet::storage]
@@ -351,11 +341,21 @@ pub mod pallet {
         /// Governance removed a gateway.
         GatewayRemoved { gateway: T::AccountId },
         /// A payer approved (or stopped approving) a gateway.
-        GatewayApproval { payer: T::AccountId, gateway: T::AccountId, approved: bool },
+        GatewayApproval {
+            payer: T::AccountId,
+            gateway: T::AccountId,
+            approved: bool,
+        },
         /// Credit was put on hold.
-        CreditDeposited { who: T::AccountId, amount: BalanceOf<T> },
+        CreditDeposited {
+            who: T::AccountId,
+            amount: BalanceOf<T>,
+        },
         /// Credit was released.
-        CreditWithdrawn { who: T::AccountId, amount: BalanceOf<T> },
+        CreditWithdrawn {
+            who: T::AccountId,
+            amount: BalanceOf<T>,
+        },
         /// An inference was recorded; its fee is in escrow and its job assigned.
         InferenceRecorded {
             job: JobId,
@@ -367,19 +367,44 @@ pub mod pallet {
             deadline: BlockNumberFor<T>,
         },
         /// An attestor posted a result.
-        ResultSubmitted { job: JobId, attestor: T::AccountId, digest: H256 },
+        ResultSubmitted {
+            job: JobId,
+            attestor: T::AccountId,
+            digest: H256,
+        },
         /// A majority agreed; the fee was distributed.
-        JobFinalized { job: JobId, digest: H256, fee: BalanceOf<T> },
+        JobFinalized {
+            job: JobId,
+            digest: H256,
+            fee: BalanceOf<T>,
+        },
         /// No majority by the deadline: a new round with new attestors.
-        JobReassigned { job: JobId, attestors: Vec<T::AccountId>, deadline: BlockNumberFor<T> },
+        JobReassigned {
+            job: JobId,
+            attestors: Vec<T::AccountId>,
+            deadline: BlockNumberFor<T>,
+        },
         /// No majority in either round: the fee went back to the payer's credit.
-        JobRefunded { job: JobId, payer: T::AccountId, fee: BalanceOf<T> },
+        JobRefunded {
+            job: JobId,
+            payer: T::AccountId,
+            fee: BalanceOf<T>,
+        },
         /// An attestor's stake slash was reported to the staking pallet (applied after its
         /// deferral window).
-        AttestorSlashed { job: JobId, attestor: T::AccountId, reason: SlashReason, amount: BalanceOf<T> },
+        AttestorSlashed {
+            job: JobId,
+            attestor: T::AccountId,
+            reason: SlashReason,
+            amount: BalanceOf<T>,
+        },
         /// An attestor should have been slashed but the staking pallet refused (e.g. no stake
         /// left).
-        SlashFailed { job: JobId, attestor: T::AccountId, reason: SlashReason },
+        SlashFailed {
+            job: JobId,
+            attestor: T::AccountId,
+            reason: SlashReason,
+        },
         /// Distributing a final job's fee failed; the job stays pending and is reassigned or
         /// refunded at its deadline.
         DistributionFailed { job: JobId, error: DispatchError },
@@ -464,9 +489,18 @@ pub mod pallet {
         }
 
         fn integrity_test() {
-            assert!(T::AttestorsPerJob::get() > 0, "a job needs at least one attestor");
-            assert!(!T::ResultDeadline::get().is_zero(), "attestors need at least one block");
-            assert!(T::MaxJobsPerBlock::get() > 0, "no inference could ever be recorded");
+            assert!(
+                T::AttestorsPerJob::get() > 0,
+                "a job needs at least one attestor"
+            );
+            assert!(
+                !T::ResultDeadline::get().is_zero(),
+                "attestors need at least one block"
+            );
+            assert!(
+                T::MaxJobsPerBlock::get() > 0,
+                "no inference could ever be recorded"
+            );
         }
     }
 
@@ -477,7 +511,10 @@ pub mod pallet {
         #[pallet::weight(T::WeightInfo::register_gateway())]
         pub fn register_gateway(origin: OriginFor<T>, gateway: T::AccountId) -> DispatchResult {
             T::GatewayOrigin::ensure_origin(origin)?;
-            ensure!(!Gateways::<T>::contains_key(&gateway), Error::<T>::AlreadyGateway);
+            ensure!(
+                !Gateways::<T>::contains_key(&gateway),
+                Error::<T>::AlreadyGateway
+            );
             Gateways::<T>::insert(&gateway, ());
             Self::deposit_event(Event::GatewayRegistered { gateway });
             Ok(())
@@ -488,7 +525,10 @@ pub mod pallet {
         #[pallet::weight(T::WeightInfo::remove_gateway())]
         pub fn remove_gateway(origin: OriginFor<T>, gateway: T::AccountId) -> DispatchResult {
             T::GatewayOrigin::ensure_origin(origin)?;
-            ensure!(Gateways::<T>::take(&gateway).is_some(), Error::<T>::NotGateway);
+            ensure!(
+                Gateways::<T>::take(&gateway).is_some(),
+                Error::<T>::NotGateway
+            );
             Self::deposit_event(Event::GatewayRemoved { gateway });
             Ok(())
         }
@@ -503,12 +543,19 @@ pub mod pallet {
         ) -> DispatchResult {
             let payer = ensure_signed(origin)?;
             if approved {
-                ensure!(Gateways::<T>::contains_key(&gateway), Error::<T>::NotGateway);
+                ensure!(
+                    Gateways::<T>::contains_key(&gateway),
+                    Error::<T>::NotGateway
+                );
                 GatewayApprovals::<T>::insert(&payer, &gateway, ());
             } else {
                 GatewayApprovals::<T>::remove(&payer, &gateway);
             }
-            Self::deposit_event(Event::GatewayApproval { payer, gateway, approved });
+            Self::deposit_event(Event::GatewayApproval {
+                payer,
+                gateway,
+                approved,
+            });
             Ok(())
         }
 
@@ -553,9 +600,9 @@ pub mod pallet {
         ) -> DispatchResult {
             let recorder = ensure_signed(origin)?;
             ensure!(
-                recorder == payer ||
-                    (Gateways::<T>::contains_key(&recorder) &&
-                        GatewayApprovals::<T>::contains_key(&payer, &recorder)),
+                recorder == payer
+                    || (Gateways::<T>::contains_key(&recorder)
+                        && GatewayApprovals::<T>::contains_key(&payer, &recorder)),
                 Error::<T>::NotAuthorizedRecorder
             );
             ensure!(!output.is_empty(), Error::<T>::EmptyOutput);
@@ -565,7 +612,10 @@ pub mod pallet {
                 .ok_or(Error::<T>::OutputTooLarge)?;
             ensure!(len == completion_tokens, Error::<T>::OutputLengthMismatch);
             let summary = T::Models::model(model).ok_or(Error::<T>::UnknownModel)?;
-            ensure!(summary.status.accepts_inferences(), Error::<T>::ModelRetired);
+            ensure!(
+                summary.status.accepts_inferences(),
+                Error::<T>::ModelRetired
+            );
             let fee = Self::fee(summary.price_per_1k_tokens, completion_tokens)?;
             ensure!(Self::credit(&payer) >= fee, Error::<T>::InsufficientCredit);
 
@@ -649,7 +699,10 @@ pub mod pallet {
             let mut j = Jobs::<T>::get(job).ok_or(Error::<T>::UnknownJob)?;
             ensure!(j.status != JobStatus::Refunded, Error::<T>::JobClosed);
             ensure!(j.attestors.contains(&who), Error::<T>::NotAssigned);
-            ensure!(!Results::<T>::contains_key(job, &who), Error::<T>::DuplicateResult);
+            ensure!(
+                !Results::<T>::contains_key(job, &who),
+                Error::<T>::DuplicateResult
+            );
             let now = frame_system::Pallet::<T>::block_number();
             ensure!(now <= j.deadline, Error::<T>::DeadlinePassed);
             let shares: SharesOf<T> = shares.try_into().map_err(|_| Error::<T>::TooManyShares)?;
@@ -658,7 +711,10 @@ pub mod pallet {
                 SharesError::ZeroShare => Error::<T>::ZeroShare,
                 SharesError::WrongSum => Error::<T>::SharesNotComplete,
             })?;
-            ensure!(result_digest(job, &shares) == digest, Error::<T>::DigestMismatch);
+            ensure!(
+                result_digest(job, &shares) == digest,
+                Error::<T>::DigestMismatch
+            );
             let versions = T::Models::datanet_versions(j.model);
             ensure!(
                 shares.iter().all(|(c, _)| versions
@@ -674,14 +730,20 @@ pub mod pallet {
                 *votes = votes.saturating_add(1);
                 *votes
             });
-            Self::deposit_event(Event::ResultSubmitted { job, attestor: who.clone(), digest });
+            Self::deposit_event(Event::ResultSubmitted {
+                job,
+                attestor: who.clone(),
+                digest,
+            });
 
             match j.status {
-                JobStatus::Pending { .. } if votes >= Self::quorum(j.attestors.len()) =>
-                    Self::finalize(job, &mut j, digest, now),
-                JobStatus::Final { digest: agreed } if agreed != digest =>
-                    Self::slash(job, &who, SlashReason::AttributionDissent),
-                _ => {},
+                JobStatus::Pending { .. } if votes >= Self::quorum(j.attestors.len()) => {
+                    Self::finalize(job, &mut j, digest, now)
+                }
+                JobStatus::Final { digest: agreed } if agreed != digest => {
+                    Self::slash(job, &who, SlashReason::AttributionDissent)
+                }
+                _ => {}
             }
             Ok(Pays::No.into())
         }
@@ -706,7 +768,9 @@ impl<T: Config> Pallet<T> {
 
     /// `ceil(price_per_1k × tokens / 1000)`, in the balance type (computed in u128).
     fn fee(price_per_1k: BalanceOf<T>, tokens: u32) -> Result<BalanceOf<T>, DispatchError> {
-        let price: u128 = price_per_1k.try_into().map_err(|_| Error::<T>::FeeOverflow)?;
+        let price: u128 = price_per_1k
+            .try_into()
+            .map_err(|_| Error::<T>::FeeOverflow)?;
         let fee = price
             .checked_mul(tokens as u128)
             .map(|x| x.div_ceil(1000))
@@ -746,7 +810,9 @@ impl<T: Config> Pallet<T> {
     /// A majority agreed on `digest`: distribute the fee and slash the dissenters. If the
     /// distribution fails the job stays pending (its deadline reassigns or refunds it).
     fn finalize(job: JobId, j: &mut Job<T>, digest: H256, now: BlockNumberFor<T>) {
-        let Some((shares, _)) = Digests::<T>::get(job, digest) else { return };
+        let Some((shares, _)) = Digests::<T>::get(job, digest) else {
+            return;
+        };
         let (agreeing, dissenting): (Vec<_>, Vec<_>) = j
             .attestors
             .iter()
@@ -764,7 +830,7 @@ impl<T: Config> Pallet<T> {
             Err(error) => {
                 Self::deposit_event(Event::DistributionFailed { job, error });
                 return;
-            },
+            }
         };
         TotalEscrow::<T>::mutate(|e| *e = e.saturating_sub(j.fee));
         let payouts = shares
@@ -783,7 +849,11 @@ impl<T: Config> Pallet<T> {
         );
         j.status = JobStatus::Final { digest };
         Jobs::<T>::insert(job, j.clone());
-        Self::deposit_event(Event::JobFinalized { job, digest, fee: j.fee });
+        Self::deposit_event(Event::JobFinalized {
+            job,
+            digest,
+            fee: j.fee,
+        });
         for (who, _) in dissenting {
             Self::slash(job, &who, SlashReason::AttributionDissent);
         }
@@ -802,14 +872,20 @@ impl<T: Config> Pallet<T> {
                 reason,
                 amount,
             }),
-            Err(_) => Self::deposit_event(Event::SlashFailed { job, attestor: who.clone(), reason }),
+            Err(_) => Self::deposit_event(Event::SlashFailed {
+                job,
+                attestor: who.clone(),
+                reason,
+            }),
         }
     }
 
     /// A job's round ends: slash the silent, then close the round (final), reassign it (first
     /// round without majority) or refund it (second round without majority).
     fn on_deadline(job: JobId, now: BlockNumberFor<T>) {
-        let Some(mut j) = Jobs::<T>::get(job) else { return };
+        let Some(mut j) = Jobs::<T>::get(job) else {
+            return;
+        };
         for a in &j.attestors {
             Assignments::<T>::remove(a, job);
             if !Results::<T>::contains_key(job, a) {
@@ -826,8 +902,8 @@ impl<T: Config> Pallet<T> {
         if round == 0 {
             let attestors = Self::draw_attestors(job, &previous);
             let deadline = now.saturating_add(T::ResultDeadline::get());
-            if !attestors.is_empty() &&
-                Deadlines::<T>::try_mutate(deadline, |due| due.try_push(job)).is_ok()
+            if !attestors.is_empty()
+                && Deadlines::<T>::try_mutate(deadline, |due| due.try_push(job)).is_ok()
             {
                 for a in &attestors {
                     Assignments::<T>::insert(a, job, ());
@@ -864,7 +940,11 @@ impl<T: Config> Pallet<T> {
         }
         j.status = JobStatus::Refunded;
         Jobs::<T>::insert(job, j.clone());
-        Self::deposit_event(Event::JobRefunded { job, payer: j.payer.clone(), fee: j.fee });
+        Self::deposit_event(Event::JobRefunded {
+            job,
+            payer: j.payer.clone(),
+            fee: j.fee,
+        });
     }
 
     /// Runtime API: a job with its results.
@@ -874,7 +954,10 @@ impl<T: Config> Pallet<T> {
             .attestors
             .iter()
             .filter_map(|a| {
-                Results::<T>::get(id, a).map(|digest| SubmittedResult { attestor: a.clone(), digest })
+                Results::<T>::get(id, a).map(|digest| SubmittedResult {
+                    attestor: a.clone(),
+                    digest,
+                })
             })
             .collect();
         Some(JobInfo {
@@ -910,7 +993,11 @@ impl<T: Config> Pallet<T> {
             contributions: a
                 .payouts
                 .into_iter()
-                .map(|(contribution, share, paid)| ContributionPayout { contribution, share, paid })
+                .map(|(contribution, share, paid)| ContributionPayout {
+                    contribution,
+                    share,
+                    paid,
+                })
                 .collect(),
         })
     }
@@ -922,7 +1009,9 @@ impl<T: Config> Pallet<T> {
         limit: u32,
     ) -> Vec<JobInfo<T::AccountId, BalanceOf<T>, BlockNumberFor<T>>> {
         let limit = limit.min(T::MaxPageSize::get());
-        let end = start.saturating_add(limit).min(ModelInferenceCount::<T>::get(model));
+        let end = start
+            .saturating_add(limit)
+            .min(ModelInferenceCount::<T>::get(model));
         (start..end)
             .filter_map(|p| ModelInferences::<T>::get(model, p))
             .filter_map(Self::api_job)
@@ -934,7 +1023,8 @@ impl<T: Config> Pallet<T> {
     pub fn do_try_state() -> Result<(), sp_runtime::TryRuntimeError> {
         let ed = T::Currency::minimum_balance();
         ensure!(
-            T::Currency::balance(&Self::escrow_account()) >= TotalEscrow::<T>::get().saturating_add(ed),
+            T::Currency::balance(&Self::escrow_account())
+                >= TotalEscrow::<T>::get().saturating_add(ed),
             "escrow holds less than the pending fees"
         );
         let mut escrowed = BalanceOf::<T>::zero();
@@ -942,20 +1032,32 @@ impl<T: Config> Pallet<T> {
             match j.status {
                 JobStatus::Pending { .. } => {
                     escrowed = escrowed.saturating_add(j.fee);
-                    ensure!(Deadlines::<T>::get(j.deadline).contains(&id), "pending job not due");
-                },
+                    ensure!(
+                        Deadlines::<T>::get(j.deadline).contains(&id),
+                        "pending job not due"
+                    );
+                }
                 JobStatus::Final { digest } => {
                     let a = Attributions::<T>::get(id).ok_or("final job without attribution")?;
-                    ensure!(a.digest == digest, "attribution digest differs from the job's");
-                },
-                JobStatus::Refunded => {},
+                    ensure!(
+                        a.digest == digest,
+                        "attribution digest differs from the job's"
+                    );
+                }
+                JobStatus::Refunded => {}
             }
         }
-        ensure!(escrowed == TotalEscrow::<T>::get(), "TotalEscrow is not the sum of pending fees");
+        ensure!(
+            escrowed == TotalEscrow::<T>::get(),
+            "TotalEscrow is not the sum of pending fees"
+        );
         for (who, id, ()) in Assignments::<T>::iter() {
             let j = Jobs::<T>::get(id).ok_or("assignment to an unknown job")?;
             ensure!(j.attestors.contains(&who), "assignment of a non-attestor");
-            ensure!(!Results::<T>::contains_key(id, &who), "assignment kept after a result");
+            ensure!(
+                !Results::<T>::contains_key(id, &who),
+                "assignment kept after a result"
+            );
         }
         Ok(())
     }

@@ -182,7 +182,11 @@ pub const STAKE: u64 = 10_000;
 pub struct MockStaking;
 impl StakingInspect<AccountId, u64> for MockStaking {
     fn stake(who: &AccountId) -> u64 {
-        if Self::attestors().contains(who) { STAKE } else { 0 }
+        if Self::attestors().contains(who) {
+            STAKE
+        } else {
+            0
+        }
     }
     fn has_role(who: &AccountId, _: openledger_primitives::staking::Role) -> bool {
         Self::attestors().contains(who)
@@ -283,7 +287,10 @@ pub fn new_test_ext() -> sp_io::TestExternalities {
         .collect();
     let t = RuntimeGenesisConfig {
         system: Default::default(),
-        balances: pallet_balances::GenesisConfig::<Test> { balances, ..Default::default() },
+        balances: pallet_balances::GenesisConfig::<Test> {
+            balances,
+            ..Default::default()
+        },
         rewards: Default::default(),
         attribution: Default::default(),
     }
@@ -336,11 +343,19 @@ pub fn published_datanet(payloads: &[&[u8]]) -> (DatanetId, Vec<ContributionId>)
     .expect("datanet created");
     let mut ids = Vec::new();
     for (i, payload) in payloads.iter().enumerate() {
-        let who = if i % 2 == 0 { CONTRIBUTOR_A } else { CONTRIBUTOR_B };
+        let who = if i % 2 == 0 {
+            CONTRIBUTOR_A
+        } else {
+            CONTRIBUTOR_B
+        };
         let id = pallet_datanets::NextContributionId::<Test>::get();
         System::set_extrinsic_index(0);
-        Datanets::contribute(RuntimeOrigin::signed(account(who)), datanet, payload.to_vec())
-            .expect("contributed");
+        Datanets::contribute(
+            RuntimeOrigin::signed(account(who)),
+            datanet,
+            payload.to_vec(),
+        )
+        .expect("contributed");
         Datanets::accept(owner.clone(), id).expect("accepted");
         ids.push(id);
     }
@@ -378,7 +393,9 @@ pub fn decode_tx(bytes: &[u8]) -> Extrinsic {
 }
 
 /// Shares an engine with the externalities.
-pub fn engine_ext(engine: Arc<TableEngine>) -> openledger_primitives::attribution::AttributionEngineExt {
+pub fn engine_ext(
+    engine: Arc<TableEngine>,
+) -> openledger_primitives::attribution::AttributionEngineExt {
     openledger_primitives::attribution::AttributionEngineExt(engine)
 }
 

@@ -26,7 +26,9 @@ pub(crate) fn run<T: Config>(now: BlockNumberFor<T>) {
         return;
     }
     for (public, account) in local_attestors::<T>() {
-        let jobs: Vec<JobId> = Assignments::<T>::iter_key_prefix(&account).take(JOBS_PER_RUN).collect();
+        let jobs: Vec<JobId> = Assignments::<T>::iter_key_prefix(&account)
+            .take(JOBS_PER_RUN)
+            .collect();
         for job in jobs {
             if let Err(e) = attest::<T>(job, &public, &account, now) {
                 log::warn!(target: "runtime::attribution", "job {job}: {e:?}");
@@ -80,7 +82,11 @@ fn attest<T: Config>(
     let digest = result_digest(job, &shares);
     let results = Signer::<T, T::AuthorityId>::all_accounts()
         .with_filter(alloc::vec![public.clone()])
-        .send_signed_transaction(|_| Call::submit_result { job, digest, shares: shares.clone() });
+        .send_signed_transaction(|_| Call::submit_result {
+            job,
+            digest,
+            shares: shares.clone(),
+        });
     match results.first() {
         Some((_, Ok(()))) => Ok(()),
         _ => Err(WorkerError::Submit),
@@ -103,8 +109,8 @@ fn claim<T: Config>(
     })
     .map(|_| ())
     .map_err(|e| match e {
-        MutateStorageError::ValueFunctionFailed(()) | MutateStorageError::ConcurrentModification(_) =>
-            WorkerError::AlreadySent,
+        MutateStorageError::ValueFunctionFailed(())
+        | MutateStorageError::ConcurrentModification(_) => WorkerError::AlreadySent,
     })
 }
 
@@ -115,8 +121,9 @@ fn request<T: Config>(job: JobId, j: &Job<T>) -> Result<AttributionRequest, Work
         ModelKind::LoraAdapter => EngineMethod::TokenSpans {
             tokenizer_hash: model.tokenizer_hash.ok_or(WorkerError::NoMethod)?,
         },
-        ModelKind::Specialised =>
-            EngineMethod::GradientInfluence { index_hash: model.attribution_index_hash },
+        ModelKind::Specialised => EngineMethod::GradientInfluence {
+            index_hash: model.attribution_index_hash,
+        },
     };
     let mut versions = Vec::new();
     let mut contributions = Vec::new();
@@ -132,7 +139,12 @@ fn request<T: Config>(job: JobId, j: &Job<T>) -> Result<AttributionRequest, Work
             start = start.saturating_add(page.len() as u32);
             for id in page {
                 let content_hash = T::Datanets::content_hash(id).ok_or(WorkerError::NotPending)?;
-                contributions.push(CandidateContribution { id, datanet, version, content_hash });
+                contributions.push(CandidateContribution {
+                    id,
+                    datanet,
+                    version,
+                    content_hash,
+                });
             }
         }
     }

@@ -55,9 +55,14 @@ fn attestors_of(job: JobId) -> Vec<AccountId> {
 }
 
 fn submit(job: JobId, who: &AccountId, shares: Vec<(ContributionId, u32)>) -> DispatchResult {
-    Attribution::submit_result(RuntimeOrigin::signed(*who), job, result_digest(job, &shares), shares)
-        .map(|_| ())
-        .map_err(|e| e.error)
+    Attribution::submit_result(
+        RuntimeOrigin::signed(*who),
+        job,
+        result_digest(job, &shares),
+        shares,
+    )
+    .map(|_| ())
+    .map_err(|e| e.error)
 }
 
 fn last_event() -> RuntimeEvent {
@@ -76,13 +81,19 @@ fn escrow_balance() -> u64 {
 fn gateways_are_registered_by_governance_and_approved_by_payers() {
     build_and_execute(|| {
         let gw = account(GATEWAY);
-        assert_noop!(Attribution::register_gateway(signed(PAYER), gw), DispatchError::BadOrigin);
+        assert_noop!(
+            Attribution::register_gateway(signed(PAYER), gw),
+            DispatchError::BadOrigin
+        );
         assert_noop!(
             Attribution::approve_gateway(signed(PAYER), gw, true),
             Error::<Test>::NotGateway
         );
         assert_ok!(Attribution::register_gateway(RuntimeOrigin::root(), gw));
-        assert_eq!(last_event(), Event::GatewayRegistered { gateway: gw }.into());
+        assert_eq!(
+            last_event(),
+            Event::GatewayRegistered { gateway: gw }.into()
+        );
         assert_noop!(
             Attribution::register_gateway(RuntimeOrigin::root(), gw),
             Error::<Test>::AlreadyGateway
@@ -107,8 +118,18 @@ fn credit_is_held_and_released() {
         assert_ok!(Attribution::deposit_credit(signed(PAYER), 1_000));
         assert_eq!(Attribution::credit(&payer), 1_000);
         assert_eq!(Balances::free_balance(payer), START_BALANCE - 1_000);
-        assert_eq!(last_event(), Event::CreditDeposited { who: payer, amount: 1_000 }.into());
-        assert_noop!(Attribution::deposit_credit(signed(PAYER), 0), Error::<Test>::ZeroAmount);
+        assert_eq!(
+            last_event(),
+            Event::CreditDeposited {
+                who: payer,
+                amount: 1_000
+            }
+            .into()
+        );
+        assert_noop!(
+            Attribution::deposit_credit(signed(PAYER), 0),
+            Error::<Test>::ZeroAmount
+        );
         assert_noop!(
             Attribution::deposit_credit(signed(PAYER), START_BALANCE),
             Error::<Test>::InsufficientBalance
@@ -117,11 +138,21 @@ fn credit_is_held_and_released() {
             Attribution::withdraw_credit(signed(PAYER), 1_001),
             Error::<Test>::InsufficientCredit
         );
-        assert_noop!(Attribution::withdraw_credit(signed(PAYER), 0), Error::<Test>::ZeroAmount);
+        assert_noop!(
+            Attribution::withdraw_credit(signed(PAYER), 0),
+            Error::<Test>::ZeroAmount
+        );
         assert_ok!(Attribution::withdraw_credit(signed(PAYER), 400));
         assert_eq!(Attribution::credit(&payer), 600);
         assert_eq!(Balances::free_balance(payer), START_BALANCE - 600);
-        assert_eq!(last_event(), Event::CreditWithdrawn { who: payer, amount: 400 }.into());
+        assert_eq!(
+            last_event(),
+            Event::CreditWithdrawn {
+                who: payer,
+                amount: 400
+            }
+            .into()
+        );
     });
 }
 
@@ -162,7 +193,11 @@ fn record_takes_the_fee_into_escrow_and_assigns_k_distinct_attestors() {
         assert_eq!(ModelInferenceCount::<Test>::get(MODEL), 1);
         assert!(matches!(
             last_event(),
-            RuntimeEvent::Attribution(Event::InferenceRecorded { job: 0, fee: 3_000, .. })
+            RuntimeEvent::Attribution(Event::InferenceRecorded {
+                job: 0,
+                fee: 3_000,
+                ..
+            })
         ));
     });
 }
@@ -184,8 +219,9 @@ fn the_draw_is_deterministic_and_depends_on_the_job() {
         let a = Attribution::draw_attestors(7, &[]);
         let b = Attribution::draw_attestors(7, &[]);
         assert_eq!(a, b);
-        let draws: std::collections::BTreeSet<_> =
-            (0..32).map(|job| Attribution::draw_attestors(job, &[]).into_inner()).collect();
+        let draws: std::collections::BTreeSet<_> = (0..32)
+            .map(|job| Attribution::draw_attestors(job, &[]).into_inner())
+            .collect();
         assert!(draws.len() > 1, "different jobs get different attestors");
         // Excluded attestors come last: with 4 attestors and 3 excluded, the fresh one is first.
         let all = MockStaking::attestors();
@@ -227,7 +263,10 @@ fn bad_records_are_refused_without_changes() {
             rec(MODEL, MAX_OUTPUT + 1, vec![1; MAX_OUTPUT as usize + 1]),
             Error::<Test>::OutputTooLarge
         );
-        assert_noop!(rec(MODEL, 3, vec![1, 2]), Error::<Test>::OutputLengthMismatch);
+        assert_noop!(
+            rec(MODEL, 3, vec![1, 2]),
+            Error::<Test>::OutputLengthMismatch
+        );
         assert_noop!(rec(99, 2, vec![1, 2]), Error::<Test>::UnknownModel);
         set_model_status(MODEL, ModelStatus::Retired);
         assert_noop!(rec(MODEL, 2, vec![1, 2]), Error::<Test>::ModelRetired);
@@ -274,11 +313,16 @@ fn bad_results_are_refused_without_changes() {
         let ids = setup();
         let job = record(4);
         let a = attestors_of(job);
-        let outsider =
-            MockStaking::attestors().into_iter().find(|x| !a.contains(x)).expect("4 > k");
+        let outsider = MockStaking::attestors()
+            .into_iter()
+            .find(|x| !a.contains(x))
+            .expect("4 > k");
         let good = vec![(ids[0], SHARES_TOTAL)];
         assert_noop!(submit(99, &a[0], good.clone()), Error::<Test>::UnknownJob);
-        assert_noop!(submit(job, &outsider, good.clone()), Error::<Test>::NotAssigned);
+        assert_noop!(
+            submit(job, &outsider, good.clone()),
+            Error::<Test>::NotAssigned
+        );
         assert_noop!(
             submit(job, &a[0], vec![(ids[1], 1), (ids[0], SHARES_TOTAL - 1)]),
             Error::<Test>::SharesNotSorted
@@ -309,7 +353,10 @@ fn bad_results_are_refused_without_changes() {
             Error::<Test>::ContributionNotInModelData
         );
         assert_ok!(submit(job, &a[0], good.clone()));
-        assert_noop!(submit(job, &a[0], good.clone()), Error::<Test>::DuplicateResult);
+        assert_noop!(
+            submit(job, &a[0], good.clone()),
+            Error::<Test>::DuplicateResult
+        );
         run_to(1 + DEADLINE + 1);
         // Reassigned: the new round's attestors are past no deadline, the old ones are not
         // assigned any more.
@@ -330,7 +377,10 @@ fn results_after_the_deadline_are_refused() {
         let shares = vec![(ids[0], SHARES_TOTAL)];
         assert_ok!(submit(job, &a[0], shares.clone()));
         assert_ok!(submit(job, &a[1], shares.clone()));
-        assert!(matches!(Jobs::<Test>::get(job).unwrap().status, JobStatus::Final { .. }));
+        assert!(matches!(
+            Jobs::<Test>::get(job).unwrap().status,
+            JobStatus::Final { .. }
+        ));
         System::set_block_number(1 + DEADLINE + 1);
         assert_noop!(submit(job, &a[2], shares), Error::<Test>::DeadlinePassed);
     });
@@ -353,12 +403,18 @@ fn a_majority_finalises_pays_by_the_shares_and_slashes_the_dissenter() {
         let treasury_before = Balances::balance(&treasury);
 
         assert_ok!(submit(job, &a[0], honest.clone()));
-        assert_eq!(Jobs::<Test>::get(job).unwrap().status, JobStatus::Pending { round: 0 });
+        assert_eq!(
+            Jobs::<Test>::get(job).unwrap().status,
+            JobStatus::Pending { round: 0 }
+        );
         assert_ok!(submit(job, &a[1], liar.clone()));
         assert_ok!(submit(job, &a[2], honest.clone()));
 
         let digest = result_digest(job, &honest);
-        assert_eq!(Jobs::<Test>::get(job).unwrap().status, JobStatus::Final { digest });
+        assert_eq!(
+            Jobs::<Test>::get(job).unwrap().status,
+            JobStatus::Final { digest }
+        );
         assert_eq!(TotalEscrow::<Test>::get(), 0);
         // 20 % owner, 50 % contributors (75/25), 20 % attestors (two of the majority), 10 %
         // treasury: every unit accounted for.
@@ -372,7 +428,10 @@ fn a_majority_finalises_pays_by_the_shares_and_slashes_the_dissenter() {
         assert_eq!(Balances::balance(&treasury) - treasury_before, 1_000);
         assert_eq!(2_000 + 3_750 + 1_250 + 2 * 1_000 + 1_000, fee);
 
-        assert_eq!(slashes(), vec![(a[1], DissentSlash::get(), SlashReason::AttributionDissent)]);
+        assert_eq!(
+            slashes(),
+            vec![(a[1], DissentSlash::get(), SlashReason::AttributionDissent)]
+        );
         System::assert_has_event(
             Event::AttestorSlashed {
                 job,
@@ -393,8 +452,16 @@ fn a_majority_finalises_pays_by_the_shares_and_slashes_the_dissenter() {
         assert_eq!(
             attribution.contributions,
             vec![
-                ContributionPayout { contribution: ids[0], share: 750_000_000, paid: 3_750 },
-                ContributionPayout { contribution: ids[1], share: 250_000_000, paid: 1_250 },
+                ContributionPayout {
+                    contribution: ids[0],
+                    share: 750_000_000,
+                    paid: 3_750
+                },
+                ContributionPayout {
+                    contribution: ids[1],
+                    share: 250_000_000,
+                    paid: 1_250
+                },
             ]
         );
         // Nobody is silent: the deadline slashes no one else.
@@ -413,10 +480,16 @@ fn after_finality_late_results_are_checked_and_silence_is_slashed_at_the_deadlin
         let a = attestors_of(job);
         assert_ok!(submit(job, &a[0], honest.clone()));
         assert_ok!(submit(job, &a[1], honest.clone()));
-        assert!(matches!(Jobs::<Test>::get(job).unwrap().status, JobStatus::Final { .. }));
+        assert!(matches!(
+            Jobs::<Test>::get(job).unwrap().status,
+            JobStatus::Final { .. }
+        ));
         // A late result that disagrees with the final digest is slashed at once.
         assert_ok!(submit(job, &a[2], vec![(ids[1], SHARES_TOTAL)]));
-        assert_eq!(slashes(), vec![(a[2], DissentSlash::get(), SlashReason::AttributionDissent)]);
+        assert_eq!(
+            slashes(),
+            vec![(a[2], DissentSlash::get(), SlashReason::AttributionDissent)]
+        );
 
         // Second job: the third attestor stays silent.
         let job2 = record(2);
@@ -425,11 +498,19 @@ fn after_finality_late_results_are_checked_and_silence_is_slashed_at_the_deadlin
         assert_ok!(submit(job2, &b[1], honest.clone()));
         run_to(1 + DEADLINE);
         assert_eq!(slashes().len(), 2, "not before the deadline block");
-        assert!(slashes()[1..].iter().all(|s| s.2 == SlashReason::AttributionTimeout));
-        assert_eq!(slashes()[1], (b[2], TimeoutSlash::get(), SlashReason::AttributionTimeout));
+        assert!(slashes()[1..]
+            .iter()
+            .all(|s| s.2 == SlashReason::AttributionTimeout));
+        assert_eq!(
+            slashes()[1],
+            (b[2], TimeoutSlash::get(), SlashReason::AttributionTimeout)
+        );
         assert!(!Assignments::<Test>::contains_key(b[2], job2));
         // The final result survives the deadline.
-        assert!(matches!(Jobs::<Test>::get(job2).unwrap().status, JobStatus::Final { .. }));
+        assert!(matches!(
+            Jobs::<Test>::get(job2).unwrap().status,
+            JobStatus::Final { .. }
+        ));
         assert!(Attribution::api_inference_attribution(job2).is_some());
     });
 }
@@ -444,10 +525,19 @@ fn an_output_that_reproduces_no_data_pays_the_contributors_part_to_the_treasury(
         let before = Balances::balance(&treasury);
         assert_ok!(submit(job, &a[0], vec![]));
         assert_ok!(submit(job, &a[1], vec![]));
-        assert!(matches!(Jobs::<Test>::get(job).unwrap().status, JobStatus::Final { .. }));
+        assert!(matches!(
+            Jobs::<Test>::get(job).unwrap().status,
+            JobStatus::Final { .. }
+        ));
         assert_eq!(Balances::balance(&treasury) - before, 1_000 + 5_000);
-        assert_eq!(pallet_rewards::Unclaimed::<Test>::get(account(CONTRIBUTOR_A)), 0);
-        assert!(Attribution::api_inference_attribution(job).unwrap().contributions.is_empty());
+        assert_eq!(
+            pallet_rewards::Unclaimed::<Test>::get(account(CONTRIBUTOR_A)),
+            0
+        );
+        assert!(Attribution::api_inference_attribution(job)
+            .unwrap()
+            .contributions
+            .is_empty());
     });
 }
 
@@ -468,23 +558,55 @@ fn no_majority_reassigns_once_then_refunds_the_payer() {
         assert_eq!(j.status, JobStatus::Pending { round: 1 });
         assert_eq!(j.deadline, 1 + 2 * DEADLINE);
         // The one attestor not drawn before comes first in the new draw.
-        let fresh = MockStaking::attestors().into_iter().find(|x| !first.contains(x)).unwrap();
+        let fresh = MockStaking::attestors()
+            .into_iter()
+            .find(|x| !first.contains(x))
+            .unwrap();
         assert_eq!(j.attestors[0], fresh);
-        assert!(Results::<Test>::iter_prefix(job).next().is_none(), "results of round 0 cleared");
+        assert!(
+            Results::<Test>::iter_prefix(job).next().is_none(),
+            "results of round 0 cleared"
+        );
         // Only the silent attestor of round 0 is slashed; the two that disagreed are not.
-        assert_eq!(slashes(), vec![(first[2], TimeoutSlash::get(), SlashReason::AttributionTimeout)]);
+        assert_eq!(
+            slashes(),
+            vec![(
+                first[2],
+                TimeoutSlash::get(),
+                SlashReason::AttributionTimeout
+            )]
+        );
         System::assert_has_event(
-            Event::JobReassigned { job, attestors: j.attestors.to_vec(), deadline: j.deadline }.into(),
+            Event::JobReassigned {
+                job,
+                attestors: j.attestors.to_vec(),
+                deadline: j.deadline,
+            }
+            .into(),
         );
 
         let second = j.attestors.to_vec();
         assert_ok!(submit(job, &second[0], vec![(ids[0], SHARES_TOTAL)]));
         run_to(1 + 2 * DEADLINE);
         assert_eq!(Jobs::<Test>::get(job).unwrap().status, JobStatus::Refunded);
-        assert_eq!(Attribution::credit(&account(PAYER)), credit_after_record + fee);
+        assert_eq!(
+            Attribution::credit(&account(PAYER)),
+            credit_after_record + fee
+        );
         assert_eq!(TotalEscrow::<Test>::get(), 0);
-        assert_eq!(slashes().len(), 1 + 2, "the two silent attestors of round 1");
-        System::assert_has_event(Event::JobRefunded { job, payer: account(PAYER), fee }.into());
+        assert_eq!(
+            slashes().len(),
+            1 + 2,
+            "the two silent attestors of round 1"
+        );
+        System::assert_has_event(
+            Event::JobRefunded {
+                job,
+                payer: account(PAYER),
+                fee,
+            }
+            .into(),
+        );
         assert!(Attribution::api_inference_attribution(job).is_none());
     });
 }
@@ -496,8 +618,15 @@ fn a_single_attestor_finalises_alone() {
         set_attestors(vec![account(ATTESTORS[0])]);
         let job = record(2);
         assert_eq!(attestors_of(job), vec![account(ATTESTORS[0])]);
-        assert_ok!(submit(job, &account(ATTESTORS[0]), vec![(ids[1], SHARES_TOTAL)]));
-        assert!(matches!(Jobs::<Test>::get(job).unwrap().status, JobStatus::Final { .. }));
+        assert_ok!(submit(
+            job,
+            &account(ATTESTORS[0]),
+            vec![(ids[1], SHARES_TOTAL)]
+        ));
+        assert!(matches!(
+            Jobs::<Test>::get(job).unwrap().status,
+            JobStatus::Final { .. }
+        ));
     });
 }
 
@@ -532,7 +661,10 @@ fn the_api_pages_a_models_inferences_and_reports_results() {
         let jobs: Vec<JobId> = jobs.into_iter().chain((0..2).map(|_| record(1))).collect();
         let page = Attribution::api_model_inferences(MODEL, 0, 10);
         assert_eq!(page.len(), 3, "clamped to the page size");
-        assert_eq!(page.iter().map(|j| j.id).collect::<Vec<_>>(), jobs[..3].to_vec());
+        assert_eq!(
+            page.iter().map(|j| j.id).collect::<Vec<_>>(),
+            jobs[..3].to_vec()
+        );
         let rest = Attribution::api_model_inferences(MODEL, 3, 10);
         assert_eq!(rest.iter().map(|j| j.id).collect::<Vec<_>>(), vec![jobs[3]]);
         assert!(Attribution::api_model_inferences(MODEL + 1, 0, 10).is_empty());
@@ -546,7 +678,10 @@ fn the_api_pages_a_models_inferences_and_reports_results() {
         assert_eq!(info.attestors, a);
         assert_eq!(
             info.results,
-            vec![SubmittedResult { attestor: a[1], digest: result_digest(jobs[0], &shares) }]
+            vec![SubmittedResult {
+                attestor: a[1],
+                digest: result_digest(jobs[0], &shares)
+            }]
         );
         assert!(Attribution::api_job(99).is_none());
     });
@@ -561,12 +696,19 @@ fn the_api_pages_a_models_inferences_and_reports_results() {
 fn worker_ext(
     key: u8,
     engine: Arc<TableEngine>,
-) -> (sp_io::TestExternalities, Arc<parking_lot::RwLock<testing::PoolState>>) {
+) -> (
+    sp_io::TestExternalities,
+    Arc<parking_lot::RwLock<testing::PoolState>>,
+) {
     let (offchain, _) = testing::TestOffchainExt::new();
     let (pool, pool_state) = testing::TestTransactionPoolExt::new();
     let keystore = MemoryKeystore::new();
     keystore
-        .insert(crate::KEY_TYPE, &format!("0x{}", hex(&[key; 32])), pair(key).public().as_ref())
+        .insert(
+            crate::KEY_TYPE,
+            &format!("0x{}", hex(&[key; 32])),
+            pair(key).public().as_ref(),
+        )
         .unwrap();
     let mut ext = new_test_ext();
     ext.register_extension(OffchainDbExt::new(offchain.clone()));
@@ -592,7 +734,11 @@ fn the_worker_computes_its_jobs_with_the_engine_and_sends_a_signed_result() {
             let job = record(3);
             let me = account(key);
             let shares = vec![(ids[0], 600_000_000), (ids[1], 400_000_000)];
-            engine.answers.lock().unwrap().insert(job, Ok(shares.clone()));
+            engine
+                .answers
+                .lock()
+                .unwrap()
+                .insert(job, Ok(shares.clone()));
             Attribution::offchain_worker(1);
             let assigned = attestors_of(job).contains(&me);
             let txs = std::mem::take(&mut pool.write().transactions);
@@ -611,16 +757,34 @@ fn the_worker_computes_its_jobs_with_the_engine_and_sends_a_signed_result() {
             match tx.preamble {
                 sp_runtime::generic::Preamble::Signed(who, signature, ()) => {
                     assert_eq!(who, me);
-                    assert!(signature.verify(&call.encode()[..], &me), "signed by the attr key");
-                },
+                    assert!(
+                        signature.verify(&call.encode()[..], &me),
+                        "signed by the attr key"
+                    );
+                }
                 _ => panic!("a signed transaction"),
             }
             // What the engine was asked: the model's method, data and output.
             let request = engine.requests.lock().unwrap().last().cloned().unwrap();
             assert_eq!(request.job, job);
-            assert_eq!(request.method, EngineMethod::TokenSpans { tokenizer_hash: H256::repeat_byte(9) });
-            assert_eq!(request.contributions.iter().map(|c| c.id).collect::<Vec<_>>(), ids);
-            assert_eq!(request.output_hash, Jobs::<Test>::get(job).unwrap().output_hash);
+            assert_eq!(
+                request.method,
+                EngineMethod::TokenSpans {
+                    tokenizer_hash: H256::repeat_byte(9)
+                }
+            );
+            assert_eq!(
+                request
+                    .contributions
+                    .iter()
+                    .map(|c| c.id)
+                    .collect::<Vec<_>>(),
+                ids
+            );
+            assert_eq!(
+                request.output_hash,
+                Jobs::<Test>::get(job).unwrap().output_hash
+            );
             assert_eq!((request.output_len, request.max_shares), (3, MAX_SHARES));
 
             // The next run does not compute or send the same job again ...
@@ -664,13 +828,18 @@ fn the_worker_sends_nothing_when_the_engine_fails() {
         let request = AttributionRequest {
             job: 0,
             model: 0,
-            method: EngineMethod::TokenSpans { tokenizer_hash: H256::zero() },
+            method: EngineMethod::TokenSpans {
+                tokenizer_hash: H256::zero(),
+            },
             versions: vec![],
             contributions: vec![],
             output_hash: H256::zero(),
             output_len: 0,
             max_shares: 1,
         };
-        assert_eq!(attribution_engine::attribute(request), Err(EngineError::Unavailable));
+        assert_eq!(
+            attribution_engine::attribute(request),
+            Err(EngineError::Unavailable)
+        );
     });
 }
