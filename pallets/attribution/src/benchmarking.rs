@@ -6,6 +6,7 @@
 
 use super::*;
 use frame_benchmarking::v2::*;
+use alloc::vec;
 use frame_system::RawOrigin;
 use openledger_primitives::attribution::SHARES_TOTAL;
 
