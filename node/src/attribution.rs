@@ -326,31 +326,6 @@ mod tests {
     use super::*;
     use openledger_primitives::attribution::{CandidateContribution, SHARES_TOTAL};
 
-    /// A word-level tokenizer over `words` (id = position + 1, 0 = unknown).
-    pub fn word_tokenizer(words: &[&str]) -> Vec<u8> {
-        let vocab: serde_json::Map<String, serde_json::Value> =
-            std::iter::once(("[UNK]".to_string(), 0.into()))
-                .chain(
-                    words
-                        .iter()
-                        .enumerate()
-                        .map(|(i, w)| (w.to_string(), (i + 1).into())),
-                )
-                .collect();
-        serde_json::to_vec(&serde_json::json!({
-            "version": "1.0",
-            "truncation": null,
-            "padding": null,
-            "added_tokens": [],
-            "normalizer": null,
-            "pre_tokenizer": {"type": "Whitespace"},
-            "post_processor": null,
-            "decoder": null,
-            "model": {"type": "WordLevel", "vocab": vocab, "unk_token": "[UNK]"}
-        }))
-        .unwrap()
-    }
-
     const DOCS: [&str; 3] = [
         "the cat sat on the mat and looked at the door",
         "a dog ran in the park and barked at every bird it saw",
@@ -376,7 +351,7 @@ mod tests {
         vocab.sort();
         vocab.dedup();
         let words: Vec<&str> = vocab.iter().map(|s| s.as_str()).collect();
-        let tokenizer = word_tokenizer(&words);
+        let tokenizer = token::Tokenizer::word_level_json(&words);
         let tokenizer_hash = H256(blake2_256(&tokenizer));
         fs::create_dir_all(dir.path().join("tokenizers")).unwrap();
         fs::write(

@@ -93,6 +93,11 @@ fn an_inference_is_attributed_by_the_off_chain_worker_and_its_fee_paid_to_the_da
         "final within 5 blocks, took {}",
         final_at - recorded_at
     );
+    // For the report: the engine logs its time per job (index build included on first use).
+    let log = std::fs::read_to_string(&node.log).unwrap_or_default();
+    for line in log.lines().filter(|l| l.contains("job 0:") || l.contains("built the token index")) {
+        println!("{line}");
+    }
     assert_eq!(job["fee"], json!(fee.to_string()));
     assert_eq!(job["attestors"], json!([alice.to_account_id().to_string()]));
     let credit = node.rpc.call(

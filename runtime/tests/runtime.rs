@@ -240,7 +240,8 @@ fn metadata_decodes_and_lists_the_pallets_and_extensions() {
             "Models",
             "Staking",
             "Session",
-            "Rewards"
+            "Rewards",
+            "Attribution"
         ]
     );
     let extensions: Vec<&str> =

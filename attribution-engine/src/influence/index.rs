@@ -288,16 +288,18 @@ impl AttributionIndex {
 /// f32 dot product with eight fixed lanes, accumulated in f64 at the end (fixed order).
 fn dot_f32(a: &[f32], b: &[f32]) -> f64 {
     let mut acc = [0.0f32; 8];
-    let chunks = a.len() / 8;
-    for c in 0..chunks {
-        let i = 8 * c;
+    let (xs, ys) = (a.chunks_exact(8), b.chunks_exact(8));
+    let tail = xs.remainder().iter().zip(ys.remainder());
+    // Fixed-size lanes: no bounds checks in the loop, so it compiles to SIMD.
+    for (x, y) in xs.zip(ys) {
+        let (x, y): (&[f32; 8], &[f32; 8]) = (x.try_into().expect("8 lanes"), y.try_into().expect("8 lanes"));
         for l in 0..8 {
-            acc[l] += a[i + l] * b[i + l];
+            acc[l] += x[l] * y[l];
         }
     }
     let mut s: f64 = acc.iter().map(|&v| v as f64).sum();
-    for i in 8 * chunks..a.len() {
-        s += (a[i] * b[i]) as f64;
+    for (x, y) in tail {
+        s += (x * y) as f64;
     }
     s
 }

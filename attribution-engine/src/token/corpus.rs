@@ -25,6 +25,21 @@ impl Tokenizer {
             .map_err(|e| Error::Tokenizer(format!("{}: {e}", path.display())))
     }
 
+    /// The `tokenizer.json` of a word-level tokenizer over `words` (split at whitespace and
+    /// punctuation; a word's id is its position in `words` plus one, 0 is unknown): a small
+    /// real tokenizer for tests and examples.
+    pub fn word_level_json(words: &[&str]) -> Vec<u8> {
+        let vocab: serde_json::Map<String, serde_json::Value> = std::iter::once(("[UNK]".to_string(), 0.into()))
+            .chain(words.iter().enumerate().map(|(i, w)| (w.to_string(), (i + 1).into())))
+            .collect();
+        let json = serde_json::json!({
+            "version": "1.0", "truncation": null, "padding": null, "added_tokens": [],
+            "normalizer": null, "pre_tokenizer": {"type": "Whitespace"}, "post_processor": null,
+            "decoder": null, "model": {"type": "WordLevel", "vocab": vocab, "unk_token": "[UNK]"}
+        });
+        serde_json::to_vec(&json).expect("a JSON value serialises")
+    }
+
     /// Number of token ids, added tokens included.
     pub fn vocab_size(&self) -> usize {
         self.0.get_vocab_size(true)

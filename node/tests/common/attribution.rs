@@ -40,20 +40,8 @@ impl Corpus {
             .collect();
         vocab.sort();
         vocab.dedup();
-        let ids: serde_json::Map<String, Value> = std::iter::once(("[UNK]".to_string(), json!(0)))
-            .chain(
-                vocab
-                    .iter()
-                    .enumerate()
-                    .map(|(i, w)| (w.clone(), json!(i + 1))),
-            )
-            .collect();
-        let tokenizer = serde_json::to_vec(&json!({
-            "version": "1.0", "truncation": null, "padding": null, "added_tokens": [],
-            "normalizer": null, "pre_tokenizer": {"type": "Whitespace"}, "post_processor": null,
-            "decoder": null, "model": {"type": "WordLevel", "vocab": ids, "unk_token": "[UNK]"}
-        }))
-        .unwrap();
+        let words: Vec<&str> = vocab.iter().map(|w| w.as_str()).collect();
+        let tokenizer = openledger_attribution_engine::token::Tokenizer::word_level_json(&words);
         let tokenizer_hash = H256(blake2_256(&tokenizer));
         Corpus {
             vocab,

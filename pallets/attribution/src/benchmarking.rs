@@ -28,15 +28,20 @@ fn funded<T: Config>(name: &'static str, i: u32) -> T::AccountId {
     who
 }
 
-/// A payer with credit and a recorded job of `n` output tokens on a model of `s`
-/// contributions.
-fn recorded<T: Config>(s: u32, n: u32) -> (JobId, Vec<ContributionId>) {
-    let (model, contributions) = T::BenchmarkHelper::model_with_contributions(s.max(1));
+/// A model on `contributions` contributions, the attestor set, and a payer with credit.
+fn market<T: Config>(contributions: u32) -> (ModelId, Vec<ContributionId>, T::AccountId) {
+    let (model, ids) = T::BenchmarkHelper::model_with_contributions(contributions.max(1));
     T::BenchmarkHelper::attestors(ATTESTOR_SET);
     let payer = funded::<T>("payer", 0);
     let credit = T::Currency::minimum_balance().saturating_mul(100_000_000u32.into());
     Pallet::<T>::deposit_credit(RawOrigin::Signed(payer.clone()).into(), credit)
         .expect("the payer is funded");
+    (model, ids, payer)
+}
+
+/// A recorded job of `n` output tokens on a model of `s` contributions.
+fn recorded<T: Config>(s: u32, n: u32) -> (JobId, Vec<ContributionId>) {
+    let (model, contributions, payer) = market::<T>(s);
     let job = NextJobId::<T>::get();
     frame_system::Pallet::<T>::set_extrinsic_index(0);
     Pallet::<T>::record_inference(
@@ -120,12 +125,7 @@ mod benchmarks {
 
     #[benchmark]
     fn record_inference(n: Linear<1, { T::MaxOutputTokens::get() }>) {
-        let (model, _) = T::BenchmarkHelper::model_with_contributions(1);
-        T::BenchmarkHelper::attestors(ATTESTOR_SET);
-        let payer = funded::<T>("payer", 0);
-        let credit = T::Currency::minimum_balance().saturating_mul(100_000_000u32.into());
-        Pallet::<T>::deposit_credit(RawOrigin::Signed(payer.clone()).into(), credit)
-            .expect("the payer is funded");
+        let (model, _, payer) = market::<T>(1);
         frame_system::Pallet::<T>::set_extrinsic_index(0);
         let output: Vec<u32> = (0..n).collect();
         #[extrinsic_call]
@@ -185,12 +185,7 @@ mod benchmarks {
 
     #[benchmark]
     fn on_initialize(j: Linear<0, { T::MaxJobsPerBlock::get() }>) {
-        let (model, _) = T::BenchmarkHelper::model_with_contributions(1);
-        T::BenchmarkHelper::attestors(ATTESTOR_SET);
-        let payer = funded::<T>("payer", 0);
-        let credit = T::Currency::minimum_balance().saturating_mul(100_000_000u32.into());
-        Pallet::<T>::deposit_credit(RawOrigin::Signed(payer.clone()).into(), credit)
-            .expect("the payer is funded");
+        let (model, _, payer) = market::<T>(1);
         for _ in 0..j {
             frame_system::Pallet::<T>::set_extrinsic_index(0);
             Pallet::<T>::record_inference(
