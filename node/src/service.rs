@@ -265,12 +265,17 @@ pub fn new_full<N: sc_network::NetworkBackend<Block, <Block as sp_runtime::trait
     })?;
 
     if role.is_authority() {
-        let proposer_factory = sc_basic_authorship::ProposerFactory::new(
+        let mut proposer_factory = sc_basic_authorship::ProposerFactory::new(
             task_manager.spawn_handle(),
             client.clone(),
             transaction_pool.clone(),
             prometheus_registry.as_ref(),
             telemetry.as_ref().map(|x| x.handle()),
+        );
+        // The runtime's block length limit, not the proposer's 4 MiB default: a 5 MiB datanet
+        // contribution must fit in a block.
+        proposer_factory.set_default_block_size_limit(
+            openledger_runtime::configs::MAXIMUM_BLOCK_LENGTH as usize,
         );
 
         let slot_duration = sc_consensus_aura::slot_duration::<AuraId, _, _>(&*client)?;

@@ -1,5 +1,5 @@
 //! End to end: a datanet's life on a real dev node over JSON-RPC — create, contribute three
-//! payloads (one of 1 MiB), accept two, reject one, publish a version, read everything back
+//! payloads (one of 5 MiB, the largest allowed), accept two, reject one, publish a version, read everything back
 //! with the `datanets_*` methods, fetch every payload by content hash, restart the node on the
 //! same base path and fetch them again.
 
@@ -72,8 +72,8 @@ fn datanet_lifecycle_with_payloads_in_block_bodies_survives_a_restart() {
     assert_eq!(datanet["owner"], json!(alice.to_account_id().to_string()));
     assert_eq!(node.rpc.call("datanets_list", json!([0, 10])).as_array().unwrap().len(), 1);
 
-    // Three contributions from two contributors, one of 1 MiB.
-    let payloads = [payload(1, 1024 * 1024), payload(2, 3_000), payload(3, 17)];
+    // Three contributions from two contributors, one of 5 MiB (the largest a block takes).
+    let payloads = [payload(1, 5 * 1024 * 1024), payload(2, 3_000), payload(3, 17)];
     let contributors = [bob, charlie, bob];
     for (i, (data, who)) in payloads.iter().zip(contributors).enumerate() {
         submit(
@@ -96,7 +96,7 @@ fn datanet_lifecycle_with_payloads_in_block_bodies_survives_a_restart() {
         assert_eq!(contribution["status"], json!("Pending"), "{contribution}");
     }
 
-    // Accept the 1 MiB one and the 17-byte one, reject the other.
+    // Accept the 5 MiB one and the 17-byte one, reject the other.
     for (id, accept) in [(0u64, true), (1, false), (2, true)] {
         let call = if accept {
             RuntimeCall::Datanets(pallet_datanets::Call::accept { contribution: id })
