@@ -843,3 +843,43 @@ fn the_worker_sends_nothing_when_the_engine_fails() {
         );
     });
 }
+
+#[test]
+fn jobs_the_engine_cannot_compute_yet_do_not_starve_the_others() {
+    let engine = Arc::new(TableEngine::default());
+    let key = ATTESTORS[0];
+    let (mut ext, pool) = worker_ext(key, engine.clone());
+    ext.execute_with(|| {
+        let ids = setup();
+        let me = account(key);
+        set_attestors(vec![me]);
+        // Ten jobs, two per block (the mock's deadline bucket), all assigned to this node.
+        for _ in 0..5 {
+            record(2);
+            record(2);
+            run_to(System::block_number() + 1);
+        }
+        let order: Vec<JobId> = Assignments::<Test>::iter_key_prefix(me).collect();
+        assert_eq!(order.len(), 10);
+        // Only the job the worker reaches last can be computed.
+        let last = *order.last().unwrap();
+        for job in &order {
+            let answer = if *job == last {
+                Ok(vec![(ids[0], SHARES_TOTAL)])
+            } else {
+                Err(EngineError::MissingData(H256::repeat_byte(1)))
+            };
+            engine.answers.lock().unwrap().insert(*job, answer);
+        }
+        let now = System::block_number();
+        Attribution::offchain_worker(now);
+        assert!(pool.read().transactions.is_empty(), "eight failures use up the first run");
+        Attribution::offchain_worker(now + 1);
+        let txs = std::mem::take(&mut pool.write().transactions);
+        assert_eq!(txs.len(), 1, "the next run skips the jobs it tried and reaches the last");
+        assert!(matches!(
+            decode_tx(&txs[0]).function,
+            RuntimeCall::Attribution(crate::Call::submit_result { job, .. }) if job == last
+        ));
+    });
+}
