@@ -37,7 +37,7 @@ pub type PayloadSource = Box<dyn Fn(H256) -> Result<Option<Vec<u8>>, String> + S
 pub const MIN_SPAN_TOKENS: usize = 4;
 /// Spans found more often than this in the data are too common to credit anyone.
 pub const MAX_SPAN_COUNT: u64 = 1_000;
-/// Opened token indexes kept in memory.
+/// Opened indexes of each kind kept in memory.
 const OPEN_INDEXES: usize = 8;
 
 /// The engine of one node.
@@ -45,6 +45,8 @@ pub struct NodeEngine {
     dir: PathBuf,
     payloads: PayloadSource,
     token_indexes: Mutex<HashMap<H256, Arc<token::Index>>>,
+    /// Loaded gradient-influence indexes, by hash (loading and hashing one is file I/O).
+    influence_indexes: Mutex<HashMap<H256, Arc<influence::index::AttributionIndex>>>,
     /// One index build at a time (two workers may want the same one).
     building: Mutex<()>,
 }
@@ -56,6 +58,7 @@ impl NodeEngine {
             dir: dir.into(),
             payloads,
             token_indexes: Mutex::new(HashMap::new()),
+            influence_indexes: Mutex::new(HashMap::new()),
             building: Mutex::new(()),
         }
     }
@@ -138,30 +141,29 @@ impl NodeEngine {
             tokenizer_hash,
             versions,
         ))));
-        if let Some(index) = self.token_indexes.lock().expect("not poisoned").get(&key) {
-            return Ok(index.clone());
+        let cached = || self.token_indexes.lock().expect("not poisoned").get(&key).cloned();
+        if let Some(index) = cached() {
+            return Ok(index);
         }
         let _building = self.building.lock().expect("not poisoned");
-        let tokenizer_path = self
-            .dir
-            .join("tokenizers")
-            .join(format!("{}.json", hex(&tokenizer_hash)));
-        let width = {
-            let bytes = fs::read(&tokenizer_path)
-                .map_err(|_| EngineError::MissingArtifact(tokenizer_hash))?;
-            if H256(blake2_256(&bytes)) != tokenizer_hash {
-                return Err(EngineError::MissingArtifact(tokenizer_hash));
-            }
-            let tokenizer = token::Tokenizer::from_file(&tokenizer_path).map_err(engine_error)?;
-            if tokenizer.vocab_size() < token::TokenWidth::U16.separator() as usize {
-                token::TokenWidth::U16
-            } else {
-                token::TokenWidth::U32
-            }
+        // Another worker may have opened it while this one waited.
+        if let Some(index) = cached() {
+            return Ok(index);
+        }
+        let path = self.dir.join("tokenizers").join(format!("{}.json", hex(&tokenizer_hash)));
+        let bytes = fs::read(&path).map_err(|_| EngineError::MissingArtifact(tokenizer_hash))?;
+        if H256(blake2_256(&bytes)) != tokenizer_hash {
+            return Err(EngineError::MissingArtifact(tokenizer_hash));
+        }
+        let tokenizer = token::Tokenizer::from_bytes(&bytes).map_err(engine_error)?;
+        let width = if tokenizer.vocab_size() < token::TokenWidth::U16.separator() as usize {
+            token::TokenWidth::U16
+        } else {
+            token::TokenWidth::U32
         };
         let dir = self.dir.join("token-index").join(hex(&key));
         if !dir.join(COMPLETE).exists() {
-            self.build_token_index(request, &tokenizer_path, width, &dir)?;
+            self.build_token_index(request, &tokenizer, width, &dir)?;
         }
         let index = Arc::new(
             token::Index::open(
@@ -186,11 +188,10 @@ impl NodeEngine {
     fn build_token_index(
         &self,
         request: &AttributionRequest,
-        tokenizer_path: &Path,
+        tokenizer: &token::Tokenizer,
         width: token::TokenWidth,
         dir: &Path,
     ) -> Result<(), EngineError> {
-        let tokenizer = token::Tokenizer::from_file(tokenizer_path).map_err(engine_error)?;
         let mut documents = Vec::with_capacity(request.contributions.len());
         for c in &request.contributions {
             let bytes = self.payload(c.content_hash)?;
@@ -215,6 +216,33 @@ impl NodeEngine {
         Ok(())
     }
 
+    /// The gradient-influence index whose `index.safetensors` hashes to `index_hash`, loaded
+    /// and checked once.
+    fn influence_index(
+        &self,
+        index_hash: H256,
+    ) -> Result<Arc<influence::index::AttributionIndex>, EngineError> {
+        if let Some(index) = self.influence_indexes.lock().expect("not poisoned").get(&index_hash) {
+            return Ok(index.clone());
+        }
+        let dir = self.dir.join("influence").join(hex(&index_hash));
+        let bytes = fs::read(dir.join("index.safetensors"))
+            .map_err(|_| EngineError::MissingArtifact(index_hash))?;
+        if H256(blake2_256(&bytes)) != index_hash {
+            return Err(EngineError::MissingArtifact(index_hash));
+        }
+        let dir_str = dir.to_str().ok_or_else(|| EngineError::Engine("non-UTF-8 path".into()))?;
+        let index = Arc::new(
+            influence::index::AttributionIndex::load(dir_str).map_err(engine_error)?,
+        );
+        let mut open = self.influence_indexes.lock().expect("not poisoned");
+        if open.len() >= OPEN_INDEXES {
+            open.clear();
+        }
+        open.insert(index_hash, index.clone());
+        Ok(index)
+    }
+
     /// Gradient influence of the training examples on the test example of `output`: the
     /// features as `f32` bit patterns, then the predicted label.
     fn gradient_influence(
@@ -223,16 +251,7 @@ impl NodeEngine {
         output: &[u32],
         index_hash: H256,
     ) -> Result<Vec<(ContributionId, u128)>, EngineError> {
-        let dir = self.dir.join("influence").join(hex(&index_hash));
-        let bytes = fs::read(dir.join("index.safetensors"))
-            .map_err(|_| EngineError::MissingArtifact(index_hash))?;
-        if H256(blake2_256(&bytes)) != index_hash {
-            return Err(EngineError::MissingArtifact(index_hash));
-        }
-        let dir_str = dir
-            .to_str()
-            .ok_or_else(|| EngineError::Engine("non-UTF-8 path".into()))?;
-        let index = influence::index::AttributionIndex::load(dir_str).map_err(engine_error)?;
+        let index = self.influence_index(index_hash)?;
         let d = index.meta.d;
         let Some((label, features)) = output.split_last().filter(|(_, f)| f.len() == d) else {
             return Err(EngineError::InvalidInput(format!(
@@ -563,6 +582,9 @@ mod tests {
             max_shares: 5,
         };
         let shares = engine.attribute(request.clone()).unwrap();
+        // Loaded once: the next job does not go back to the files.
+        fs::remove_dir_all(dir.path().join("influence")).unwrap();
+        assert_eq!(engine.attribute(request.clone()).unwrap(), shares);
         assert_eq!(shares.len(), 5);
         assert_eq!(
             shares.iter().map(|s| s.1 as u64).sum::<u64>(),

@@ -25,6 +25,13 @@ impl Tokenizer {
             .map_err(|e| Error::Tokenizer(format!("{}: {e}", path.display())))
     }
 
+    /// A tokenizer from the bytes of a `tokenizer.json` (e.g. read once to check their hash).
+    pub fn from_bytes(bytes: &[u8]) -> Result<Tokenizer> {
+        tokenizers::Tokenizer::from_bytes(bytes)
+            .map(Tokenizer)
+            .map_err(|e| Error::Tokenizer(e.to_string()))
+    }
+
     /// The `tokenizer.json` of a word-level tokenizer over `words` (split at whitespace and
     /// punctuation; a word's id is its position in `words` plus one, 0 is unknown): a small
     /// real tokenizer for tests and examples.
