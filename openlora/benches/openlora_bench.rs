@@ -10,7 +10,6 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use openledger_attribution_engine::lm::model::LoadOptions;
 use openledger_attribution_engine::lm::{CausalLm, KvCache, LoraAdapter, SeqStep, TargetModule};
 use openlora::accounting::MemorySink;
 use openlora::fixtures::write_adapter;
@@ -88,11 +87,9 @@ fn main() {
     // Short prompts: the throughput runs time decode steps, the prefill is overhead.
     let prompt_len = env_usize("OPENLORA_BENCH_PROMPT", 4);
     let single_n = env_usize("OPENLORA_BENCH_SINGLE_TOKENS", 128);
-    let requant = std::env::var("OPENLORA_BENCH_Q8").is_ok_and(|v| v == "1");
-    let opts = LoadOptions { requantize_q8_0: requant };
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-    println!("base {} ({}), {threads} threads", gguf.display(), if requant { "projections requantised to Q8_0" } else { "native quantisation" });
-    let (model, _) = CausalLm::load_gguf(&gguf, &opts).expect("load GGUF");
+    println!("base {}, {threads} threads", gguf.display());
+    let (model, _) = CausalLm::load_gguf(&gguf).expect("load GGUF");
     let cfg = model.config.clone();
 
     // Adapters: rank 8 on every projection (the heaviest LoRA layout).
@@ -147,7 +144,6 @@ fn main() {
     let mut sc = ServerConfig::new(gguf.clone());
     sc.base_name = Some("smollm2".into());
     sc.adapters_dir = Some(tmp.path().to_path_buf());
-    sc.load = opts;
     sc.max_batch = 16;
     sc.admin_key = Some("bench-admin".into());
     let state = build(&sc, Arc::new(MemorySink::default())).expect("server");
@@ -185,7 +181,7 @@ fn main() {
     let aggregate = generated as f64 / started.elapsed().as_secs_f64();
     println!("16 concurrent requests on 16 adapters over HTTP: {generated} tokens, {aggregate:.1} tokens/s aggregate (prefill included)");
     let result = json!({
-        "requantize_q8_0": requant, "threads": threads, "batch": batch,
+        "threads": threads, "batch": batch,
         "tps_base": tps_base, "tps_1_adapter": tps_1, "tps_10_adapters": tps_10, "tps_100_adapters": tps_100,
         "ratio_100_vs_base": tps_100 / tps_base,
         "cold_load_p50_ms": cold_p50, "cold_load_qv_p50_ms": qv_p50, "adapter_file_bytes": file_bytes, "adapter_resident_bytes": adapter_bytes,

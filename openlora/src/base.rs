@@ -2,7 +2,6 @@
 
 use std::path::Path;
 
-use openledger_attribution_engine::lm::model::LoadOptions;
 use openledger_attribution_engine::lm::CausalLm;
 
 use crate::error::{ApiError, Result};
@@ -10,7 +9,7 @@ use crate::text::TextModel;
 
 /// A GGUF file, a directory holding exactly one GGUF file, or a Hugging Face directory
 /// (`config.json`, `*.safetensors`, `tokenizer.json`).
-pub fn load_base(path: &Path, opts: &LoadOptions) -> Result<(CausalLm, TextModel)> {
+pub fn load_base(path: &Path) -> Result<(CausalLm, TextModel)> {
     let gguf = if path.is_file() {
         Some(path.to_path_buf())
     } else if path.join("config.json").exists() {
@@ -29,7 +28,7 @@ pub fn load_base(path: &Path, opts: &LoadOptions) -> Result<(CausalLm, TextModel
     };
     match gguf {
         Some(file) => {
-            let (model, ct) = CausalLm::load_gguf(&file, opts).map_err(|e| ApiError::internal(e.to_string()))?;
+            let (model, ct) = CausalLm::load_gguf(&file).map_err(|e| ApiError::internal(e.to_string()))?;
             let text = TextModel::from_gguf(&file, &ct)?;
             Ok((model, text))
         }

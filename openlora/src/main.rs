@@ -46,9 +46,6 @@ struct Cli {
     /// Append one inference record per completed request to this JSON-lines file.
     #[arg(long)]
     records: Option<PathBuf>,
-    /// Convert quantised projections to Q8_0 (faster on CPU, more memory).
-    #[arg(long)]
-    requantize_q8_0: bool,
 }
 
 fn parse_keys(items: impl Iterator<Item = String>, keys: &mut HashMap<String, String>) -> Result<(), String> {
@@ -91,7 +88,6 @@ fn run(cli: Cli) -> Result<(), String> {
     cfg.max_context = cli.max_context;
     cfg.api_keys = keys;
     cfg.admin_key = cli.admin_key.or_else(|| std::env::var("OPENLORA_ADMIN_KEY").ok()).filter(|k| !k.is_empty());
-    cfg.load.requantize_q8_0 = cli.requantize_q8_0;
     let sink: Arc<dyn InferenceSink> = match &cli.records {
         Some(p) => Arc::new(JsonlSink::open(p).map_err(|e| format!("{}: {e}", p.display()))?),
         None => Arc::new(MemorySink::default()),

@@ -4,7 +4,6 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use openledger_attribution_engine::lm::model::LoadOptions;
 
 use crate::accounting::InferenceSink;
 use crate::api::{router, AppState};
@@ -27,7 +26,6 @@ pub struct ServerConfig {
     pub max_context: Option<usize>,
     pub api_keys: HashMap<String, String>,
     pub admin_key: Option<String>,
-    pub load: LoadOptions,
 }
 
 impl ServerConfig {
@@ -42,14 +40,13 @@ impl ServerConfig {
             max_context: None,
             api_keys: HashMap::new(),
             admin_key: None,
-            load: LoadOptions::default(),
         }
     }
 }
 
 /// Loads the base and registers the adapters; returns the shared state of the HTTP API.
 pub fn build(cfg: &ServerConfig, sink: Arc<dyn InferenceSink>) -> Result<Arc<AppState>> {
-    let (model, text) = crate::base::load_base(&cfg.base, &cfg.load)?;
+    let (model, text) = crate::base::load_base(&cfg.base)?;
     let base_name = cfg.base_name.clone().unwrap_or_else(|| crate::base::default_name(&cfg.base));
     let metrics = Arc::new(Metrics::default());
     let store = Arc::new(AdapterStore::new(model.config.clone(), cfg.max_rank, cfg.adapter_budget_bytes, metrics.clone()));

@@ -3,7 +3,6 @@
 
 use std::path::Path;
 
-use openledger_attribution_engine::lm::model::LoadOptions;
 use openledger_attribution_engine::lm::{CausalLm, KvCache, LmConfig, LoraAdapter, SeqStep, TargetModule};
 use openlora::fixtures::{write_adapter, write_tiny_gguf, write_tiny_hf, write_tiny_hf_arch};
 
@@ -55,7 +54,7 @@ fn gguf_layout_matches_hf_layout_with_and_without_adapter() {
     let cfg = write_tiny_hf(&tmp.path().join("hf"), 2).unwrap();
     let gguf = write_tiny_gguf(&tmp.path().join("gguf"), 2).unwrap();
     let hf = CausalLm::load_hf_dir(&tmp.path().join("hf")).unwrap();
-    let (gg, _) = CausalLm::load_gguf(&gguf, &LoadOptions::default()).unwrap();
+    let (gg, _) = CausalLm::load_gguf(&gguf).unwrap();
     assert!(gg.config.rope_interleaved && !hf.config.rope_interleaved);
     write_adapter(&tmp.path().join("a"), &cfg, 8, 16.0, &[TargetModule::Q, TargetModule::K, TargetModule::V], 5, false).unwrap();
     let a_hf = load_adapter(&tmp.path().join("a"), &hf.config);

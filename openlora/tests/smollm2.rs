@@ -6,7 +6,6 @@ mod common;
 use std::path::PathBuf;
 
 use common::{post, start};
-use openledger_attribution_engine::lm::model::LoadOptions;
 use openledger_attribution_engine::lm::{CausalLm, KvCache, LoraAdapter, SeqStep, TargetModule};
 use openlora::fixtures::write_adapter;
 use openlora::server::ServerConfig;
@@ -50,7 +49,7 @@ fn smollm2_answers_a_chat_prompt_sensibly() {
 #[test]
 fn smollm2_lora_zero_b_is_exact_and_batches_are_invariant() {
     let Some(path) = gguf() else { return };
-    let (model, _) = CausalLm::load_gguf(&path, &LoadOptions::default()).unwrap();
+    let (model, _) = CausalLm::load_gguf(&path).unwrap();
     let cfg = model.config.clone();
     let tmp = tempfile::tempdir().unwrap();
     let ad = |name: &str, seed: u64, zero: bool, t: &[TargetModule]| {

@@ -8,6 +8,7 @@ use candle_core::{DType, Device, Tensor};
 
 use super::config::LmConfig;
 use super::error::{adapter_err, io_err, Result};
+use super::ops::dot;
 
 /// The projections an adapter may target (PEFT `target_modules` names).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -176,26 +177,6 @@ pub struct LoraPair {
     pub scale: f32,
     pub a: Vec<f32>,
     pub b: Vec<f32>,
-}
-
-/// Dot product with a fixed reduction order (eight lanes, then the lanes in order), so the
-/// result for a row never depends on which other rows are computed beside it.
-#[inline]
-pub(crate) fn dot(x: &[f32], y: &[f32]) -> f32 {
-    let mut acc = [0f32; 8];
-    let chunks = x.len() / 8;
-    for c in 0..chunks {
-        let xs = &x[c * 8..c * 8 + 8];
-        let ys = &y[c * 8..c * 8 + 8];
-        for l in 0..8 {
-            acc[l] += xs[l] * ys[l];
-        }
-    }
-    let mut tail = 0f32;
-    for i in chunks * 8..x.len() {
-        tail += x[i] * y[i];
-    }
-    ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7])) + tail
 }
 
 impl LoraPair {
@@ -470,13 +451,5 @@ mod tests {
         // llama.cpp: reshape(heads, 2, hd/2) then swap the last two axes.
         assert_eq!(rope_permutation(1, 4), vec![0, 2, 1, 3]);
         assert_eq!(rope_permutation(2, 4), vec![0, 2, 1, 3, 4, 6, 5, 7]);
-    }
-
-    #[test]
-    fn dot_matches_naive_sum_closely() {
-        let x: Vec<f32> = (0..37).map(|i| i as f32 * 0.25).collect();
-        let y: Vec<f32> = (0..37).map(|i| 1.0 - i as f32 * 0.01).collect();
-        let naive: f32 = x.iter().zip(&y).map(|(a, b)| a * b).sum();
-        assert!((dot(&x, &y) - naive).abs() < 1e-3);
     }
 }

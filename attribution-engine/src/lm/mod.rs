@@ -4,18 +4,23 @@
 //! - [`config::LmConfig`]: architecture hyper-parameters from GGUF metadata or `config.json`.
 //! - [`model::CausalLm`]: the base model (quantised or dense weights) and a batched forward
 //!   pass in which every sequence has its own KV cache and optional adapter.
+//! - [`int8::Int8Matrix`]: quantised projections and their batch kernel.
 //! - [`lora::LoraAdapter`]: PEFT adapters, validated against the base.
 //!
 //! Batch invariance is a design constraint: every operation is either row-wise with a fixed
 //! reduction order (projections, norms, the LoRA term) or per sequence (attention), so a
 //! sequence's logits do not depend on what else is in the batch.
 
+pub mod attention;
 pub mod config;
 pub mod error;
+pub mod int8;
 pub mod lora;
 pub mod model;
+pub(crate) mod ops;
 
 pub use config::{Arch, LmConfig};
 pub use error::{LmError, Result};
 pub use lora::{LoraAdapter, LoraConfig, TargetModule};
-pub use model::{CausalLm, KvCache, SeqStep};
+pub use attention::KvCache;
+pub use model::{CausalLm, SeqStep};

@@ -1,10 +1,9 @@
 //! The base causal LM and its batched forward pass.
 //!
-//! Projections are `QTensor`s: quantised GGUF weights stay quantised, dense (safetensors)
-//! weights are wrapped as F32 `QTensor`s. candle's CPU kernel for those computes every output
-//! element as one dot product of an input row with a weight row, the same code whatever the
-//! number of rows, which is what makes the batch invariant. K-quant types take a different
-//! (repacked) kernel for multi-row inputs on x86, so they are converted to Q8_0 at load.
+//! Quantised (GGUF) projections are held as int8 blocks and multiplied by [`Int8Matrix`]'s
+//! batch kernel; dense (safetensors) weights are wrapped as F32 `QTensor`s, for which candle's
+//! CPU kernel computes every output element as one dot product of an input row with a weight
+//! row. Either way a row's result is the same whatever else is in the batch.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -15,104 +14,94 @@ use candle_core::{DType, Device, Tensor};
 
 use super::config::{Arch, LmConfig};
 use super::error::{io_err, model_err, Result};
+use super::attention::{attend, Heads, KvCache, SeqAttention};
+use super::int8::Int8Matrix;
+use super::ops::{add_assign, rms_norm_rows, silu_mul, Rope};
 use super::lora::{LoraAdapter, TargetModule};
-
-/// How to hold the base weights.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct LoadOptions {
-    /// Convert every quantised projection to Q8_0 (candle has AVX2 kernels for Q8_0 but not
-    /// for e.g. Q4_1): faster decode, more memory, a slightly different (finer) quantisation.
-    pub requantize_q8_0: bool,
-}
 
 /// A projection `y = x Wᵀ (+ b)`.
 #[derive(Debug, Clone)]
 pub struct Linear {
-    weight: Arc<QTensor>,
-    bias: Option<Tensor>,
+    weight: Weight,
+    bias: Option<Vec<f32>>,
+}
+
+#[derive(Debug, Clone)]
+enum Weight {
+    Int8(Arc<Int8Matrix>),
+    Dense(Arc<QTensor>),
 }
 
 impl Linear {
-    fn new(weight: QTensor, bias: Option<Tensor>, opts: &LoadOptions) -> Result<Self> {
-        let dtype = weight.dtype();
-        let k = weight.shape().dims().last().copied().unwrap_or(0);
-        let keep = match dtype {
-            GgmlDType::F32 | GgmlDType::Q8_0 => true,
-            GgmlDType::Q4_0 | GgmlDType::Q4_1 | GgmlDType::Q5_0 | GgmlDType::Q5_1 => {
-                !opts.requantize_q8_0
+    /// A GGUF tensor: quantised types become int8 blocks (finer than any GGUF quantisation
+    /// but Q8_0, which it reproduces up to the f16 scale); F32/F16/BF16 stay dense.
+    fn from_gguf(weight: QTensor, bias: Option<Tensor>) -> Result<Self> {
+        let dense = matches!(
+            weight.dtype(),
+            GgmlDType::F32 | GgmlDType::F16 | GgmlDType::BF16
+        );
+        let w = weight.dequantize(&Device::Cpu)?;
+        if !dense {
+            let (rows, cols) = w.dims2()?;
+            let values = w.flatten_all()?.to_vec1::<f32>()?;
+            if let Some(q) = Int8Matrix::quantize(&values, rows, cols) {
+                return Ok(Self {
+                    weight: Weight::Int8(Arc::new(q)),
+                    bias: bias.as_ref().map(to_vec).transpose()?,
+                });
             }
-            _ => false,
-        };
-        let weight = if keep {
-            weight
-        } else {
-            let dense = weight.dequantize(&Device::Cpu)?;
-            let target = if matches!(dtype, GgmlDType::F16 | GgmlDType::BF16) || k % 32 != 0 {
-                GgmlDType::F32
-            } else {
-                GgmlDType::Q8_0
-            };
-            QTensor::quantize(&dense, target)?
-        };
-        Ok(Self {
-            weight: Arc::new(weight),
-            bias,
-        })
+        }
+        Self::dense(&w, bias)
     }
 
     fn dense(w: &Tensor, bias: Option<Tensor>) -> Result<Self> {
         let q = QTensor::quantize(&w.to_dtype(DType::F32)?, GgmlDType::F32)?;
         Ok(Self {
-            weight: Arc::new(q),
-            bias: bias.map(|b| b.to_dtype(DType::F32)).transpose()?,
+            weight: Weight::Dense(Arc::new(q)),
+            bias: bias.as_ref().map(to_vec).transpose()?,
         })
     }
 
-    /// x: rows × in → rows × out.
-    pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        let y = x.contiguous()?.apply_op1_no_bwd(self.weight.as_ref())?;
-        Ok(match &self.bias {
-            Some(b) => y.broadcast_add(b)?,
-            None => y,
-        })
+    /// x: m rows × in → m rows × out.
+    pub fn forward(&self, x: &[f32], m: usize) -> Result<Vec<f32>> {
+        let mut y = match &self.weight {
+            Weight::Int8(w) => w.matmul_t(x, m),
+            Weight::Dense(w) => {
+                let k = x.len() / m.max(1);
+                let xt = Tensor::from_slice(x, (m, k), &Device::Cpu)?;
+                to_vec(&xt.apply_op1_no_bwd(w.as_ref())?)?
+            }
+        };
+        if let Some(b) = &self.bias {
+            for row in y.chunks_exact_mut(b.len()) {
+                add_assign(row, b);
+            }
+        }
+        Ok(y)
+    }
+
+    /// (out, in) of the weight.
+    fn dims(&self) -> Vec<usize> {
+        match &self.weight {
+            Weight::Dense(w) => w.shape().dims().to_vec(),
+            Weight::Int8(w) => vec![w.rows(), w.cols()],
+        }
     }
 
     /// Bytes of the stored weight.
     pub fn weight_bytes(&self) -> usize {
-        self.weight.storage_size_in_bytes()
+        match &self.weight {
+            Weight::Dense(w) => w.storage_size_in_bytes(),
+            Weight::Int8(w) => w.bytes(),
+        }
     }
 }
 
 #[derive(Debug)]
 struct Layer {
-    attn_norm: Tensor,
+    attn_norm: Vec<f32>,
     proj: [Linear; 7],
-    ffn_norm: Tensor,
-}
-
-/// Per-sequence key/value cache: one (K, V) pair per layer, `[1, kv_heads, len, head_dim]`,
-/// in buffers that grow by [`KV_CHUNK`] positions (appending never copies the whole cache).
-#[derive(Debug, Default)]
-pub struct KvCache {
-    layers: Vec<Option<candle_nn::kv_cache::KvCache>>,
-    len: usize,
-}
-
-const KV_CHUNK: usize = 128;
-
-impl KvCache {
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// Number of positions cached.
-    pub fn len(&self) -> usize {
-        self.len
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len == 0
-    }
+    ffn_norm: Vec<f32>,
 }
 
 /// One sequence's part of a batched step: new tokens (the prompt on the first step, one token
@@ -126,26 +115,17 @@ pub struct SeqStep<'a> {
 #[derive(Debug)]
 pub struct CausalLm {
     pub config: LmConfig,
-    embed: Tensor,
+    /// vocab × hidden, row-major.
+    embed: Vec<f32>,
     layers: Vec<Layer>,
-    norm: Tensor,
+    norm: Vec<f32>,
     lm_head: Linear,
-    cos: Tensor,
-    sin: Tensor,
+    rope: Rope,
     device: Device,
 }
 
-fn rope_tables(cfg: &LmConfig, device: &Device) -> Result<(Tensor, Tensor)> {
-    let half = cfg.head_dim / 2;
-    let inv: Vec<f32> = (0..half)
-        .map(|i| 1f32 / (cfg.rope_theta as f32).powf(2.0 * i as f32 / cfg.head_dim as f32))
-        .collect();
-    let inv = Tensor::from_vec(inv, (1, half), device)?;
-    let pos = Tensor::arange(0u32, cfg.max_position as u32, device)?
-        .to_dtype(DType::F32)?
-        .reshape((cfg.max_position, 1))?;
-    let freqs = pos.broadcast_mul(&inv)?;
-    Ok((freqs.cos()?, freqs.sin()?))
+fn to_vec(t: &Tensor) -> Result<Vec<f32>> {
+    Ok(t.to_dtype(DType::F32)?.flatten_all()?.to_vec1::<f32>()?)
 }
 
 const PROJ_GGUF: [&str; 7] = [
@@ -160,7 +140,7 @@ const PROJ_GGUF: [&str; 7] = [
 
 impl CausalLm {
     /// Loads a llama/qwen2 GGUF file. Returns the GGUF content too (tokenizer, chat template).
-    pub fn load_gguf(path: &Path, opts: &LoadOptions) -> Result<(Self, gguf_file::Content)> {
+    pub fn load_gguf(path: &Path) -> Result<(Self, gguf_file::Content)> {
         let device = Device::Cpu;
         let mut file = std::fs::File::open(path).map_err(|e| io_err(path, e))?;
         let ct = gguf_file::Content::read(&mut file)
@@ -172,10 +152,10 @@ impl CausalLm {
         };
         let embed_q = get("token_embd.weight")?;
         let embed = embed_q.dequantize(&device)?;
-        let norm = get("output_norm.weight")?.dequantize(&device)?;
+        let norm = to_vec(&get("output_norm.weight")?.dequantize(&device)?)?;
         let lm_head = match ct.tensor_infos.contains_key("output.weight") {
-            true => Linear::new(get("output.weight")?, None, opts)?,
-            false => Linear::new(embed_q, None, opts)?,
+            true => Linear::from_gguf(get("output.weight")?, None)?,
+            false => Linear::from_gguf(embed_q, None)?,
         };
         let mut layers = Vec::with_capacity(cfg.num_layers);
         for l in 0..cfg.num_layers {
@@ -187,12 +167,12 @@ impl CausalLm {
                 } else {
                     None
                 };
-                proj.push(Linear::new(w, bias, opts)?);
+                proj.push(Linear::from_gguf(w, bias)?);
             }
             layers.push(Layer {
-                attn_norm: get(&format!("blk.{l}.attn_norm.weight"))?.dequantize(&device)?,
+                attn_norm: to_vec(&get(&format!("blk.{l}.attn_norm.weight"))?.dequantize(&device)?)?,
                 proj: proj.try_into().map_err(|_| model_err("projection count"))?,
-                ffn_norm: get(&format!("blk.{l}.ffn_norm.weight"))?.dequantize(&device)?,
+                ffn_norm: to_vec(&get(&format!("blk.{l}.ffn_norm.weight"))?.dequantize(&device)?)?,
             });
         }
         let model = Self::assemble(cfg, embed, layers, norm, lm_head, device)?;
@@ -230,7 +210,7 @@ impl CausalLm {
                 .map_err(Into::into)
         };
         let embed = take("model.embed_tokens.weight")?;
-        let norm = take("model.norm.weight")?;
+        let norm = to_vec(&take("model.norm.weight")?)?;
         let lm_head = match take("lm_head.weight") {
             Ok(t) => Linear::dense(&t, None)?,
             Err(_) => Linear::dense(&embed, None)?,
@@ -252,9 +232,11 @@ impl CausalLm {
                 proj.push(Linear::dense(&take(&format!("{base}.weight"))?, bias)?);
             }
             layers.push(Layer {
-                attn_norm: take(&format!("model.layers.{l}.input_layernorm.weight"))?,
+                attn_norm: to_vec(&take(&format!("model.layers.{l}.input_layernorm.weight"))?)?,
                 proj: proj.try_into().map_err(|_| model_err("projection count"))?,
-                ffn_norm: take(&format!("model.layers.{l}.post_attention_layernorm.weight"))?,
+                ffn_norm: to_vec(&take(&format!(
+                    "model.layers.{l}.post_attention_layernorm.weight"
+                ))?)?,
             });
         }
         Self::assemble(cfg, embed, layers, norm, lm_head, device)
@@ -264,7 +246,7 @@ impl CausalLm {
         cfg: LmConfig,
         embed: Tensor,
         layers: Vec<Layer>,
-        norm: Tensor,
+        norm: Vec<f32>,
         lm_head: Linear,
         device: Device,
     ) -> Result<Self> {
@@ -276,10 +258,35 @@ impl CausalLm {
                 cfg.hidden_size
             )));
         }
+        let hidden = [cfg.hidden_size];
+        if norm.len() != cfg.hidden_size {
+            return Err(model_err("final norm does not match the hidden size"));
+        }
+        if lm_head.dims() != [cfg.vocab_size, cfg.hidden_size] {
+            return Err(model_err(format!(
+                "output projection shape {:?}, expected [{}, {}]",
+                lm_head.dims(),
+                cfg.vocab_size,
+                cfg.hidden_size
+            )));
+        }
         for (l, layer) in layers.iter().enumerate() {
+            if [layer.attn_norm.len()] != hidden || [layer.ffn_norm.len()] != hidden {
+                return Err(model_err(format!(
+                    "layer {l}: norm weights do not match the hidden size"
+                )));
+            }
             for m in TargetModule::ALL {
                 let want = [cfg.out_features(m), cfg.in_features(m)];
-                let got = layer.proj[m.index()].weight.shape().dims().to_vec();
+                let proj = &layer.proj[m.index()];
+                let got = proj.dims();
+                if proj.bias.as_ref().is_some_and(|b| b.len() != want[0]) {
+                    return Err(model_err(format!(
+                        "layer {l} {}: bias does not match {} outputs",
+                        m.peft_name(),
+                        want[0]
+                    )));
+                }
                 if got != want {
                     return Err(model_err(format!(
                         "layer {l} {}: shape {got:?}, expected {want:?}",
@@ -288,15 +295,19 @@ impl CausalLm {
                 }
             }
         }
-        let (cos, sin) = rope_tables(&cfg, &device)?;
+        let rope = Rope::new(
+            cfg.head_dim,
+            cfg.rope_theta,
+            cfg.max_position,
+            cfg.rope_interleaved,
+        );
         Ok(Self {
+            embed: to_vec(&embed)?,
             config: cfg,
-            embed,
             layers,
             norm,
             lm_head,
-            cos,
-            sin,
+            rope,
             device,
         })
     }
@@ -307,8 +318,9 @@ impl CausalLm {
 
     /// Approximate resident bytes of the base weights.
     pub fn weight_bytes(&self) -> usize {
-        let dense = |t: &Tensor| t.elem_count() * 4;
+        let dense = |v: &[f32]| std::mem::size_of_val(v);
         dense(&self.embed)
+            + dense(&self.norm)
             + self.lm_head.weight_bytes()
             + self
                 .layers
@@ -321,57 +333,36 @@ impl CausalLm {
                 .sum::<usize>()
     }
 
+    /// Base projection of `x` (rows × in) for the whole batch, then each adapter's low-rank
+    /// term on its own rows.
     fn project(
         &self,
         layer: usize,
         m: TargetModule,
-        x: &Tensor,
-        x_rows: &mut Option<Vec<f32>>,
+        x: &[f32],
         segs: &[(usize, usize, Option<&LoraAdapter>)],
-    ) -> Result<Tensor> {
-        let y = self.layers[layer].proj[m.index()].forward(x)?;
-        let pairs: Vec<_> = segs
-            .iter()
-            .filter_map(|&(off, n, a)| a.and_then(|a| a.pair(layer, m)).map(|p| (off, n, p)))
-            .collect();
-        if pairs.is_empty() {
-            return Ok(y);
-        }
-        // The base projection ran once for the whole batch; each adapter adds its low-rank
-        // term to its own rows only.
-        if x_rows.is_none() {
-            *x_rows = Some(x.flatten_all()?.to_vec1::<f32>()?);
-        }
-        let xv = x_rows.as_deref().unwrap_or_default();
-        let (rows, out) = y.dims2()?;
+    ) -> Result<Vec<f32>> {
         let inf = self.config.in_features(m);
-        let mut yv = y.flatten_all()?.to_vec1::<f32>()?;
-        for (off, n, p) in pairs {
-            p.apply(
-                &xv[off * inf..(off + n) * inf],
-                &mut yv[off * out..(off + n) * out],
-            );
+        let out = self.config.out_features(m);
+        let mut y = self.layers[layer].proj[m.index()].forward(x, x.len() / inf)?;
+        for &(off, n, adapter) in segs {
+            if let Some(p) = adapter.and_then(|a| a.pair(layer, m)) {
+                p.apply(
+                    &x[off * inf..(off + n) * inf],
+                    &mut y[off * out..(off + n) * out],
+                );
+            }
         }
-        Ok(Tensor::from_vec(yv, (rows, out), &self.device)?)
-    }
-
-    fn rope(&self, x: &Tensor, pos: usize) -> Result<Tensor> {
-        let t = x.dim(2)?;
-        let cos = self.cos.narrow(0, pos, t)?;
-        let sin = self.sin.narrow(0, pos, t)?;
-        Ok(if self.config.rope_interleaved {
-            candle_nn::rotary_emb::rope_i(x, &cos, &sin)?
-        } else {
-            candle_nn::rotary_emb::rope(x, &cos, &sin)?
-        })
+        Ok(y)
     }
 
     /// One step for a batch of sequences; returns the logits of each sequence's last new
     /// position (vocab floats per sequence), in input order.
     pub fn forward(&self, steps: &mut [SeqStep<'_>]) -> Result<Vec<Vec<f32>>> {
         let cfg = &self.config;
+        let hidden = cfg.hidden_size;
         let mut segs = Vec::with_capacity(steps.len());
-        let mut all_tokens = Vec::new();
+        let mut rows = 0;
         for s in steps.iter() {
             if s.tokens.is_empty() {
                 return Err(model_err("empty step"));
@@ -385,94 +376,75 @@ impl CausalLm {
             if let Some(&bad) = s.tokens.iter().find(|&&t| t as usize >= cfg.vocab_size) {
                 return Err(model_err(format!("token id {bad} outside the vocabulary")));
             }
-            segs.push((all_tokens.len(), s.tokens.len(), s.adapter));
-            all_tokens.extend_from_slice(s.tokens);
+            segs.push((rows, s.tokens.len(), s.adapter));
+            rows += s.tokens.len();
         }
-        let n = all_tokens.len();
-        let ids = Tensor::from_vec(all_tokens, n, &self.device)?;
-        let mut x = self.embed.index_select(&ids, 0)?;
-        let (nh, nkv, hd) = (cfg.num_heads, cfg.num_kv_heads, cfg.head_dim);
-        let eps = cfg.rms_eps as f32;
-        for (l, layer) in self.layers.iter().enumerate() {
-            let h = candle_nn::ops::rms_norm(&x, &layer.attn_norm, eps)?;
-            let mut h_rows = None;
-            let q = self.project(l, TargetModule::Q, &h, &mut h_rows, &segs)?;
-            let k = self.project(l, TargetModule::K, &h, &mut h_rows, &segs)?;
-            let v = self.project(l, TargetModule::V, &h, &mut h_rows, &segs)?;
-            let mut outs = Vec::with_capacity(steps.len());
-            for (s, &(off, t, _)) in steps.iter_mut().zip(&segs) {
-                let pos = s.cache.len;
-                let heads = |z: &Tensor, nh: usize| -> Result<Tensor> {
-                    Ok(z.narrow(0, off, t)?
-                        .reshape((1, t, nh, hd))?
-                        .transpose(1, 2)?
-                        .contiguous()?)
-                };
-                let qs = self.rope(&heads(&q, nh)?, pos)?;
-                let ks = self.rope(&heads(&k, nkv)?, pos)?;
-                let vs = heads(&v, nkv)?;
-                if s.cache.layers.len() < self.layers.len() {
-                    s.cache.layers.resize_with(self.layers.len(), || None);
-                }
-                let cache = s.cache.layers[l]
-                    .get_or_insert_with(|| candle_nn::kv_cache::KvCache::new(2, KV_CHUNK));
-                let (kf, vf) = cache.append(&ks, &vs)?;
-                let total = pos + t;
-                let rep = nh / nkv;
-                let expand = |z: &Tensor| -> Result<Tensor> {
-                    Ok(if rep == 1 {
-                        z.contiguous()?
-                    } else {
-                        z.unsqueeze(2)?
-                            .expand((1, nkv, rep, total, hd))?
-                            .reshape((1, nh, total, hd))?
-                    })
-                };
-                let (kf, vf) = (expand(&kf)?, expand(&vf)?);
-                let att = (qs.matmul(&kf.t()?.contiguous()?)? * (1.0 / (hd as f64).sqrt()))?;
-                let att = if t > 1 {
-                    let mask: Vec<f32> = (0..t)
-                        .flat_map(|i| {
-                            (0..total)
-                                .map(move |j| if j > pos + i { f32::NEG_INFINITY } else { 0.0 })
-                        })
-                        .collect();
-                    att.broadcast_add(&Tensor::from_vec(mask, (t, total), &self.device)?)?
-                } else {
-                    att
-                };
-                let att = candle_nn::ops::softmax_last_dim(&att)?;
-                let o = att
-                    .matmul(&vf.contiguous()?)?
-                    .transpose(1, 2)?
-                    .reshape((t, nh * hd))?;
-                outs.push(o);
+        let mut x = Vec::with_capacity(rows * hidden);
+        for s in steps.iter() {
+            for &t in s.tokens {
+                x.extend_from_slice(&self.embed[t as usize * hidden..][..hidden]);
             }
-            let attn = Tensor::cat(&outs, 0)?;
-            let mut a_rows = None;
-            let o = self.project(l, TargetModule::O, &attn, &mut a_rows, &segs)?;
-            x = (x + o)?;
-            let h = candle_nn::ops::rms_norm(&x, &layer.ffn_norm, eps)?;
-            let mut h_rows = None;
-            let gate = self.project(l, TargetModule::Gate, &h, &mut h_rows, &segs)?;
-            let up = self.project(l, TargetModule::Up, &h, &mut h_rows, &segs)?;
-            let act = (candle_nn::ops::silu(&gate)? * up)?;
-            let mut act_rows = None;
-            let down = self.project(l, TargetModule::Down, &act, &mut act_rows, &segs)?;
-            x = (x + down)?;
         }
-        for (s, &(_, t, _)) in steps.iter_mut().zip(&segs) {
+        let heads = Heads {
+            heads: cfg.num_heads,
+            kv_heads: cfg.num_kv_heads,
+            head_dim: cfg.head_dim,
+        };
+        let (q_width, kv_width) = (
+            cfg.num_heads * cfg.head_dim,
+            cfg.num_kv_heads * cfg.head_dim,
+        );
+        let eps = cfg.rms_eps as f32;
+        for s in steps.iter_mut() {
+            s.cache
+                .layers
+                .resize_with(self.layers.len(), Default::default);
+        }
+        for (l, layer) in self.layers.iter().enumerate() {
+            let h = rms_norm_rows(&x, &layer.attn_norm, eps);
+            let mut q = self.project(l, TargetModule::Q, &h, &segs)?;
+            let mut k = self.project(l, TargetModule::K, &h, &segs)?;
+            let v = self.project(l, TargetModule::V, &h, &segs)?;
+            for (s, &(off, t, _)) in steps.iter_mut().zip(&segs) {
+                for i in 0..t {
+                    let pos = s.cache.len + i;
+                    self.rope
+                        .apply(&mut q[(off + i) * q_width..][..q_width], pos);
+                    self.rope
+                        .apply(&mut k[(off + i) * kv_width..][..kv_width], pos);
+                }
+                s.cache.layers[l].append(
+                    &k[off * kv_width..(off + t) * kv_width],
+                    &v[off * kv_width..(off + t) * kv_width],
+                );
+            }
+            let seqs: Vec<SeqAttention<'_>> = steps
+                .iter()
+                .zip(&segs)
+                .map(|(s, &(row, new, _))| SeqAttention {
+                    row,
+                    new,
+                    cache: &s.cache.layers[l],
+                })
+                .collect();
+            let attn = attend(&q, &seqs, heads);
+            add_assign(&mut x, &self.project(l, TargetModule::O, &attn, &segs)?);
+            let h = rms_norm_rows(&x, &layer.ffn_norm, eps);
+            let mut gate = self.project(l, TargetModule::Gate, &h, &segs)?;
+            let up = self.project(l, TargetModule::Up, &h, &segs)?;
+            silu_mul(&mut gate, &up);
+            add_assign(&mut x, &self.project(l, TargetModule::Down, &gate, &segs)?);
+        }
+        let mut last = Vec::with_capacity(steps.len() * hidden);
+        for (s, &(off, t, _)) in steps.iter_mut().zip(&segs) {
             s.cache.len += t;
+            last.extend_from_slice(&x[(off + t - 1) * hidden..][..hidden]);
         }
-        let last: Vec<u32> = segs
-            .iter()
-            .map(|&(off, t, _)| (off + t - 1) as u32)
-            .collect();
-        let nseq = last.len();
-        let last = Tensor::from_vec(last, nseq, &self.device)?;
-        let x = x.index_select(&last, 0)?;
-        let x = candle_nn::ops::rms_norm(&x, &self.norm, eps)?;
-        let logits = self.lm_head.forward(&x)?;
-        Ok(logits.to_vec2::<f32>()?)
+        let last = rms_norm_rows(&last, &self.norm, eps);
+        let logits = self.lm_head.forward(&last, steps.len())?;
+        Ok(logits
+            .chunks_exact(cfg.vocab_size)
+            .map(<[f32]>::to_vec)
+            .collect())
     }
 }

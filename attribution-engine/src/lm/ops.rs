@@ -1,0 +1,171 @@
+//! Row-wise operations of the forward pass on plain f32 rows: each output row depends on its
+//! own input row only, with a fixed reduction order, so results never depend on the batch.
+
+/// Dot product with a fixed reduction order (eight lanes, then the lanes in order).
+#[inline]
+pub(crate) fn dot(x: &[f32], y: &[f32]) -> f32 {
+    let mut acc = [0f32; 8];
+    let mut xs = x.chunks_exact(8);
+    let mut ys = y.chunks_exact(8);
+    for (a, b) in (&mut xs).zip(&mut ys) {
+        for l in 0..8 {
+            acc[l] += a[l] * b[l];
+        }
+    }
+    let tail: f32 = xs
+        .remainder()
+        .iter()
+        .zip(ys.remainder())
+        .map(|(a, b)| a * b)
+        .sum();
+    ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7])) + tail
+}
+
+/// `y += a · x`.
+#[inline]
+pub(crate) fn axpy(a: f32, x: &[f32], y: &mut [f32]) {
+    for (yv, xv) in y.iter_mut().zip(x) {
+        *yv += a * xv;
+    }
+}
+
+/// RMS norm of each `weight.len()`-wide row: `x / sqrt(mean(x²) + eps) · weight`.
+pub(crate) fn rms_norm_rows(x: &[f32], weight: &[f32], eps: f32) -> Vec<f32> {
+    let width = weight.len();
+    let mut out = Vec::with_capacity(x.len());
+    for row in x.chunks_exact(width) {
+        let scale = 1.0 / (dot(row, row) / width as f32 + eps).sqrt();
+        out.extend(row.iter().zip(weight).map(|(v, w)| v * scale * w));
+    }
+    out
+}
+
+/// `gate ← silu(gate) · up`, element-wise.
+pub(crate) fn silu_mul(gate: &mut [f32], up: &[f32]) {
+    for (g, u) in gate.iter_mut().zip(up) {
+        *g = *g / (1.0 + (-*g).exp()) * u;
+    }
+}
+
+/// `x += y`, element-wise.
+pub(crate) fn add_assign(x: &mut [f32], y: &[f32]) {
+    for (a, b) in x.iter_mut().zip(y) {
+        *a += b;
+    }
+}
+
+/// In-place softmax.
+pub(crate) fn softmax(x: &mut [f32]) {
+    let max = x.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    let mut sum = 0f32;
+    for v in x.iter_mut() {
+        *v = (*v - max).exp();
+        sum += *v;
+    }
+    let inv = 1.0 / sum;
+    for v in x.iter_mut() {
+        *v *= inv;
+    }
+}
+
+/// Rotary position embedding tables: `cos`/`sin` of position × frequency, `half` per position.
+#[derive(Debug)]
+pub(crate) struct Rope {
+    half: usize,
+    interleaved: bool,
+    cos: Vec<f32>,
+    sin: Vec<f32>,
+}
+
+impl Rope {
+    pub fn new(head_dim: usize, theta: f64, max_position: usize, interleaved: bool) -> Self {
+        let half = head_dim / 2;
+        let inv: Vec<f32> = (0..half)
+            .map(|i| 1f32 / (theta as f32).powf(2.0 * i as f32 / head_dim as f32))
+            .collect();
+        let mut cos = Vec::with_capacity(max_position * half);
+        let mut sin = Vec::with_capacity(max_position * half);
+        for p in 0..max_position {
+            for f in &inv {
+                let angle = p as f32 * f;
+                cos.push(angle.cos());
+                sin.push(angle.sin());
+            }
+        }
+        Self {
+            half,
+            interleaved,
+            cos,
+            sin,
+        }
+    }
+
+    /// Rotates every head of one row (`heads × head_dim`) for position `pos`. GGUF llama
+    /// weights rotate adjacent pairs; Hugging Face weights rotate the two halves of a head.
+    pub fn apply(&self, row: &mut [f32], pos: usize) {
+        let (cos, sin) = (
+            &self.cos[pos * self.half..(pos + 1) * self.half],
+            &self.sin[pos * self.half..(pos + 1) * self.half],
+        );
+        for head in row.chunks_exact_mut(2 * self.half) {
+            for i in 0..self.half {
+                let (a, b) = if self.interleaved {
+                    (2 * i, 2 * i + 1)
+                } else {
+                    (i, i + self.half)
+                };
+                let (x0, x1) = (head[a], head[b]);
+                head[a] = x0 * cos[i] - x1 * sin[i];
+                head[b] = x0 * sin[i] + x1 * cos[i];
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dot_matches_naive_sum_closely() {
+        let x: Vec<f32> = (0..37).map(|i| i as f32 * 0.25).collect();
+        let y: Vec<f32> = (0..37).map(|i| 1.0 - i as f32 * 0.01).collect();
+        let naive: f32 = x.iter().zip(&y).map(|(a, b)| a * b).sum();
+        assert!((dot(&x, &y) - naive).abs() < 1e-3);
+    }
+
+    #[test]
+    fn softmax_sums_to_one_and_keeps_order() {
+        let mut v = vec![1.0, 3.0, -2.0, 3.0];
+        softmax(&mut v);
+        assert!((v.iter().sum::<f32>() - 1.0).abs() < 1e-6);
+        assert!(v[1] == v[3] && v[1] > v[0] && v[0] > v[2]);
+    }
+
+    #[test]
+    fn rms_norm_gives_unit_rms_rows() {
+        let x = vec![3.0, 4.0, 0.0, 0.0, 1.0, 1.0, 1.0, 1.0];
+        let y = rms_norm_rows(&x, &[1.0; 4], 0.0);
+        for row in y.chunks(4) {
+            assert!((dot(row, row) / 4.0 - 1.0).abs() < 1e-5);
+        }
+    }
+
+    #[test]
+    fn rope_rotates_pairs_and_keeps_norms() {
+        for interleaved in [false, true] {
+            let rope = Rope::new(4, 10_000.0, 8, interleaved);
+            let mut row = vec![1.0, 2.0, 3.0, 4.0, 0.5, -1.0, 2.0, 0.0];
+            let norm = dot(&row, &row);
+            rope.apply(&mut row, 0);
+            assert_eq!(row, vec![1.0, 2.0, 3.0, 4.0, 0.5, -1.0, 2.0, 0.0]);
+            rope.apply(&mut row, 5);
+            assert!((dot(&row, &row) - norm).abs() < 1e-4);
+            // The first frequency is 1: position 5 turns the first pair by 5 radians.
+            let (a, b) = if interleaved { (0, 1) } else { (0, 2) };
+            let (x0, x1) = (1.0f32, if interleaved { 2.0 } else { 3.0 });
+            assert!((row[a] - (x0 * 5f32.cos() - x1 * 5f32.sin())).abs() < 1e-5);
+            assert!((row[b] - (x0 * 5f32.sin() + x1 * 5f32.cos())).abs() < 1e-5);
+        }
+    }
+}
