@@ -203,7 +203,7 @@ fn adapter_scale_follows_alpha_over_r() {
         let mut acc = 0f64;
         for j in 0..4 {
             let xa: f64 = (0..cfg.intermediate_size).map(|i| p1.a[j * cfg.intermediate_size + i] as f64 * x[i] as f64).sum();
-            acc += p1.b[o * 4 + j] as f64 * xa;
+            acc += p1.bt[j * cfg.hidden_size + o] as f64 * xa;
         }
         assert!((y1[o] as f64 - acc).abs() < 1e-4, "row {o}: {} vs {acc}", y1[o]);
         assert!((y2[o] as f64 - 2.0 * acc).abs() < 2e-4);

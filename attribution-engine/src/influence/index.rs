@@ -275,7 +275,7 @@ impl AttributionIndex {
             let blocks: Vec<Vec<f64>> = self
                 .features
                 .par_chunks(q * 512)
-                .map(|block| block.chunks_exact(q).map(|u| dot_f32(&tj, u)).collect())
+                .map(|block| dot_rows(&tj, block))
                 .collect();
             for b in blocks {
                 out.extend(b);
@@ -285,7 +285,25 @@ impl AttributionIndex {
     }
 }
 
+/// `u · row` for every row of `rows` (row-major, `u.len()` wide).
+fn dot_rows(u: &[f32], rows: &[f32]) -> Vec<f64> {
+    #[cfg(target_arch = "x86_64")]
+    if is_x86_feature_detected!("avx2") {
+        // SAFETY: the CPU supports AVX2.
+        return unsafe { dot_rows_avx2(u, rows) };
+    }
+    rows.chunks_exact(u.len()).map(|r| dot_f32(u, r)).collect()
+}
+
+/// The same code compiled for AVX2: the same bits (no fused multiply-adds, same order).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn dot_rows_avx2(u: &[f32], rows: &[f32]) -> Vec<f64> {
+    rows.chunks_exact(u.len()).map(|r| dot_f32(u, r)).collect()
+}
+
 /// f32 dot product with eight fixed lanes, accumulated in f64 at the end (fixed order).
+#[inline(always)]
 fn dot_f32(a: &[f32], b: &[f32]) -> f64 {
     let mut acc = [0.0f32; 8];
     let (xs, ys) = (a.chunks_exact(8), b.chunks_exact(8));

@@ -65,31 +65,13 @@ pub(crate) struct SeqAttention<'a> {
 /// Attention output rows (`total rows × heads · head_dim`) for queries `q` of the same shape.
 pub(crate) fn attend(q: &[f32], seqs: &[SeqAttention<'_>], h: Heads) -> Vec<f32> {
     let width = h.heads * h.head_dim;
-    let kv_width = h.kv_heads * h.head_dim;
-    let group = h.heads / h.kv_heads;
-    let scale = 1.0 / (h.head_dim as f32).sqrt();
     let items = seqs.len() * h.heads;
     let results: Vec<Mutex<Vec<f32>>> = (0..items).map(|_| Mutex::new(Vec::new())).collect();
     barrier_pool().execute_chunked(items, |range| {
         let mut scores = Vec::new();
         for item in range {
             let (s, head) = (&seqs[item / h.heads], item % h.heads);
-            let kv = (head / group) * h.head_dim;
-            let cached = s.cache.keys.len() / kv_width;
-            let first = cached - s.new;
-            let mut out = vec![0f32; s.new * h.head_dim];
-            for (i, o) in out.chunks_exact_mut(h.head_dim).enumerate() {
-                let qrow = &q[(s.row + i) * width + head * h.head_dim..][..h.head_dim];
-                let visible = first + i + 1;
-                scores.clear();
-                scores.extend((0..visible).map(|p| {
-                    scale * dot(qrow, &s.cache.keys[p * kv_width + kv..][..h.head_dim])
-                }));
-                softmax(&mut scores);
-                for (p, &w) in scores.iter().enumerate() {
-                    axpy(w, &s.cache.values[p * kv_width + kv..][..h.head_dim], o);
-                }
-            }
+            let out = attend_head(q, s, head, h, &mut scores);
             if let Ok(mut slot) = results[item].lock() {
                 *slot = out;
             }
@@ -102,6 +84,61 @@ pub(crate) fn attend(q: &[f32], seqs: &[SeqAttention<'_>], h: Heads) -> Vec<f32>
         let result = result.into_inner().unwrap_or_else(|e| e.into_inner());
         for (i, r) in result.chunks_exact(h.head_dim).enumerate() {
             out[(s.row + i) * width + head * h.head_dim..][..h.head_dim].copy_from_slice(r);
+        }
+    }
+    out
+}
+
+/// One head of one sequence: its `new` output rows.
+fn attend_head(q: &[f32], s: &SeqAttention<'_>, head: usize, h: Heads, scores: &mut Vec<f32>) -> Vec<f32> {
+    #[cfg(target_arch = "x86_64")]
+    if is_x86_feature_detected!("avx2") {
+        // SAFETY: the CPU supports AVX2.
+        return unsafe { attend_head_avx2(q, s, head, h, scores) };
+    }
+    attend_head_rows(q, s, head, h, scores)
+}
+
+/// The same code compiled for AVX2: the same bits (no fused multiply-adds, same order).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn attend_head_avx2(
+    q: &[f32],
+    s: &SeqAttention<'_>,
+    head: usize,
+    h: Heads,
+    scores: &mut Vec<f32>,
+) -> Vec<f32> {
+    attend_head_rows(q, s, head, h, scores)
+}
+
+#[inline(always)]
+fn attend_head_rows(
+    q: &[f32],
+    s: &SeqAttention<'_>,
+    head: usize,
+    h: Heads,
+    scores: &mut Vec<f32>,
+) -> Vec<f32> {
+    let width = h.heads * h.head_dim;
+    let kv_width = h.kv_heads * h.head_dim;
+    let kv = (head / (h.heads / h.kv_heads)) * h.head_dim;
+    let scale = 1.0 / (h.head_dim as f32).sqrt();
+    let first = s.cache.keys.len() / kv_width - s.new;
+    let mut out = vec![0f32; s.new * h.head_dim];
+    for (i, o) in out.chunks_exact_mut(h.head_dim).enumerate() {
+        let qrow = &q[(s.row + i) * width + head * h.head_dim..][..h.head_dim];
+        scores.clear();
+        scores.extend(
+            s.cache
+                .keys
+                .chunks_exact(kv_width)
+                .take(first + i + 1)
+                .map(|k| scale * dot(qrow, &k[kv..kv + h.head_dim])),
+        );
+        softmax(scores);
+        for (&w, v) in scores.iter().zip(s.cache.values.chunks_exact(kv_width)) {
+            axpy(w, &v[kv..kv + h.head_dim], o);
         }
     }
     out

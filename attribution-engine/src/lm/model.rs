@@ -7,7 +7,9 @@
 
 use std::collections::HashMap;
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+
+use candle_core::utils::barrier_pool;
 
 use candle_core::quantized::{gguf_file, GgmlDType, QTensor};
 use candle_core::{DType, Device, Tensor};
@@ -345,14 +347,25 @@ impl CausalLm {
         let inf = self.config.in_features(m);
         let out = self.config.out_features(m);
         let mut y = self.layers[layer].proj[m.index()].forward(x, x.len() / inf)?;
+        // Each sequence's rows of y, paired with its adapter's matrices when it has them; the
+        // sequences are independent work items of the thread pool.
+        let mut rest = y.as_mut_slice();
+        let mut work = Vec::new();
         for &(off, n, adapter) in segs {
+            let (mine, tail) = std::mem::take(&mut rest).split_at_mut(n * out);
+            rest = tail;
             if let Some(p) = adapter.and_then(|a| a.pair(layer, m)) {
-                p.apply(
-                    &x[off * inf..(off + n) * inf],
-                    &mut y[off * out..(off + n) * out],
-                );
+                work.push((p, &x[off * inf..(off + n) * inf], Mutex::new(mine)));
             }
         }
+        barrier_pool().execute_chunked(work.len(), |range| {
+            for (p, xs, ys) in &work[range] {
+                if let Ok(mut ys) = ys.lock() {
+                    p.apply(xs, &mut ys);
+                }
+            }
+        });
+        drop(work);
         Ok(y)
     }
 

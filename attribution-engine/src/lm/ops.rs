@@ -2,7 +2,7 @@
 //! own input row only, with a fixed reduction order, so results never depend on the batch.
 
 /// Dot product with a fixed reduction order (eight lanes, then the lanes in order).
-#[inline]
+#[inline(always)]
 pub(crate) fn dot(x: &[f32], y: &[f32]) -> f32 {
     let mut acc = [0f32; 8];
     let mut xs = x.chunks_exact(8);
@@ -22,7 +22,7 @@ pub(crate) fn dot(x: &[f32], y: &[f32]) -> f32 {
 }
 
 /// `y += a · x`.
-#[inline]
+#[inline(always)]
 pub(crate) fn axpy(a: f32, x: &[f32], y: &mut [f32]) {
     for (yv, xv) in y.iter_mut().zip(x) {
         *yv += a * xv;
