@@ -413,7 +413,12 @@ impl LoraAdapter {
                         .collect();
                 }
                 let out = base.out_features(m);
-                let bt = (0..r * out).map(|e| b[(e % out) * r + e / out]).collect();
+                let mut bt = vec![0f32; r * out];
+                for (o, row) in b.chunks_exact(r).enumerate() {
+                    for (j, &v) in row.iter().enumerate() {
+                        bt[j * out + o] = v;
+                    }
+                }
                 let pair = LoraPair {
                     rank: r,
                     in_features: base.in_features(m),
