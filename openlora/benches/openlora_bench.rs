@@ -119,6 +119,16 @@ fn main() {
         std::fs::remove_dir_all(&d).expect("cleanup");
     }
     let qv_p50 = p50(qv_ms);
+    // The same 100, rank 8 on q_proj + v_proj only.
+    let qv_adapters: Vec<LoraAdapter> = (0..n_adapters)
+        .map(|i| {
+            let d = tmp.path().join(format!("qv{i:03}"));
+            write_adapter(&d, &cfg, 8, 16.0, &[TargetModule::Q, TargetModule::V], 2000 + i as u64, false).expect("write adapter");
+            let a = LoraAdapter::load_dir(&d, &cfg, 64).expect("load adapter");
+            std::fs::remove_dir_all(&d).expect("cleanup");
+            a
+        })
+        .collect();
     let adapter_bytes = adapters[0].bytes;
     let cold_p50 = p50(load_ms);
     println!("adapter rank 8 x 7 modules x {} layers: file {file_bytes} B, weights in memory {adapter_bytes} B, RSS growth per cached adapter {rss_per_adapter} B", cfg.num_layers);
@@ -129,15 +139,18 @@ fn main() {
     let tps_1 = throughput(&model, &adapters, batch, batches, steps, prompt_len, |_, _| Some(0));
     let tps_10 = throughput(&model, &adapters, batch, batches, steps, prompt_len, |b, j| Some((b * batch + j) % 10));
     let tps_100 = throughput(&model, &adapters, batch, batches, steps, prompt_len, |b, j| Some((b * batch + j) % n_adapters));
+    let tps_100_qv = throughput(&model, &qv_adapters, batch, batches, steps, prompt_len, |b, j| Some((b * batch + j) % n_adapters));
     println!("decode throughput, batch {batch}, {batches} batches x {steps} steps:");
-    for (name, v) in [("base only", tps_base), ("1 adapter", tps_1), ("10 adapters", tps_10), ("100 adapters", tps_100)] {
+    for (name, v) in [("base only", tps_base), ("1 adapter", tps_1), ("10 adapters", tps_10), ("100 adapters", tps_100), ("100 q+v", tps_100_qv)] {
         println!("  {name:<13} {v:8.1} tokens/s  ({:5.1} % of base)", 100.0 * v / tps_base);
     }
+    println!("  (rank 8 on all 7 projections, the heaviest layout; \"100 q+v\": rank 8 on q_proj and v_proj, PEFT's default)");
 
     let prompt: Vec<u32> = vec![1, 9690, 198, 2683, 314, 253, 5356, 30, 2, 198, 1, 4093, 198, 7398, 253, 1977, 2004, 563, 1345, 30, 2, 198, 1, 520, 9531, 198];
     let single = single_stream(&model, &prompt, single_n);
     println!("single-stream decode, {single_n} tokens: {single:.1} tokens/s");
     drop(adapters);
+    drop(qv_adapters);
     drop(model);
 
     // Over HTTP: time to first token and 16 concurrent requests on 16 adapters.
@@ -183,7 +196,7 @@ fn main() {
     let result = json!({
         "threads": threads, "batch": batch,
         "tps_base": tps_base, "tps_1_adapter": tps_1, "tps_10_adapters": tps_10, "tps_100_adapters": tps_100,
-        "ratio_100_vs_base": tps_100 / tps_base,
+        "ratio_100_vs_base": tps_100 / tps_base, "tps_100_qv_adapters": tps_100_qv, "ratio_100_qv_vs_base": tps_100_qv / tps_base,
         "cold_load_p50_ms": cold_p50, "cold_load_qv_p50_ms": qv_p50, "adapter_file_bytes": file_bytes, "adapter_resident_bytes": adapter_bytes,
         "rss_per_adapter_bytes": rss_per_adapter, "ttft_p50_ms": ttft_p50,
         "single_stream_tps": single, "concurrent16_aggregate_tps": aggregate,
