@@ -128,14 +128,11 @@ fn attend_head_rows(
     let mut out = vec![0f32; s.new * h.head_dim];
     for (i, o) in out.chunks_exact_mut(h.head_dim).enumerate() {
         let qrow = &q[(s.row + i) * width + head * h.head_dim..][..h.head_dim];
+        // Plain loops, no closures: a closure would not inherit the AVX2 build's features.
         scores.clear();
-        scores.extend(
-            s.cache
-                .keys
-                .chunks_exact(kv_width)
-                .take(first + i + 1)
-                .map(|k| scale * dot(qrow, &k[kv..kv + h.head_dim])),
-        );
+        for k in s.cache.keys.chunks_exact(kv_width).take(first + i + 1) {
+            scores.push(scale * dot(qrow, &k[kv..kv + h.head_dim]));
+        }
         softmax(scores);
         for (&w, v) in scores.iter().zip(s.cache.values.chunks_exact(kv_width)) {
             axpy(w, &v[kv..kv + h.head_dim], o);

@@ -4,7 +4,7 @@
 //! - [`config::LmConfig`]: architecture hyper-parameters from GGUF metadata or `config.json`.
 //! - [`model::CausalLm`]: the base model (quantised or dense weights) and a batched forward
 //!   pass in which every sequence has its own KV cache and optional adapter.
-//! - [`quant::QuantMatrix`]: quantised projections (4- and 8-bit blocks) and their batch kernel.
+//! - [`int8::Int8Matrix`]: quantised projections and their batch kernel.
 //! - [`lora::LoraAdapter`]: PEFT adapters, validated against the base.
 //!
 //! Batch invariance is a design constraint: every operation is either row-wise with a fixed
@@ -14,10 +14,10 @@
 pub mod attention;
 pub mod config;
 pub mod error;
+pub mod int8;
 pub mod lora;
 pub mod model;
 pub(crate) mod ops;
-pub mod quant;
 
 pub use config::{Arch, LmConfig};
 pub use error::{LmError, Result};

@@ -1,7 +1,7 @@
 //! The base causal LM and its batched forward pass.
 //!
-//! Quantised (GGUF) projections are held as 4- or 8-bit blocks and multiplied by
-//! [`QuantMatrix`]'s batch kernel; dense (safetensors) weights are wrapped as F32 `QTensor`s, for which candle's
+//! Quantised (GGUF) projections are held as int8 blocks and multiplied by [`Int8Matrix`]'s
+//! batch kernel; dense (safetensors) weights are wrapped as F32 `QTensor`s, for which candle's
 //! CPU kernel computes every output element as one dot product of an input row with a weight
 //! row. Either way a row's result is the same whatever else is in the batch.
 
@@ -17,7 +17,7 @@ use candle_core::{DType, Device, Tensor};
 use super::config::{Arch, LmConfig};
 use super::error::{io_err, model_err, Result};
 use super::attention::{attend, Heads, KvCache, SeqAttention};
-use super::quant::QuantMatrix;
+use super::int8::Int8Matrix;
 use super::ops::{add_assign, rms_norm_rows, silu_mul, Rope};
 use super::lora::{LoraAdapter, TargetModule};
 
@@ -30,33 +30,25 @@ pub struct Linear {
 
 #[derive(Debug, Clone)]
 enum Weight {
-    Quant(Arc<QuantMatrix>),
+    Int8(Arc<Int8Matrix>),
     Dense(Arc<QTensor>),
 }
 
 impl Linear {
-    /// A GGUF tensor: Q4_0/Q4_1 stay 4-bit as stored; other quantised types become 8-bit
-    /// blocks (finer than any of them but Q8_0, which they reproduce up to the f16 scale);
-    /// F32/F16/BF16 stay dense.
+    /// A GGUF tensor: quantised types become int8 blocks (finer than any GGUF quantisation
+    /// but Q8_0, which it reproduces up to the f16 scale); F32/F16/BF16 stay dense.
     fn from_gguf(weight: QTensor, bias: Option<Tensor>) -> Result<Self> {
-        let dtype = weight.dtype();
-        let dense = matches!(dtype, GgmlDType::F32 | GgmlDType::F16 | GgmlDType::BF16);
-        if let [rows, cols] = *weight.shape().dims() {
-            let raw = weight.data()?;
-            if let Some(q) = QuantMatrix::from_ggml_q4(dtype, &raw, rows, cols) {
-                return Ok(Self {
-                    weight: Weight::Quant(Arc::new(q)),
-                    bias: bias.as_ref().map(to_vec).transpose()?,
-                });
-            }
-        }
+        let dense = matches!(
+            weight.dtype(),
+            GgmlDType::F32 | GgmlDType::F16 | GgmlDType::BF16
+        );
         let w = weight.dequantize(&Device::Cpu)?;
         if !dense {
             let (rows, cols) = w.dims2()?;
             let values = w.flatten_all()?.to_vec1::<f32>()?;
-            if let Some(q) = QuantMatrix::quantize_int8(&values, rows, cols) {
+            if let Some(q) = Int8Matrix::quantize(&values, rows, cols) {
                 return Ok(Self {
-                    weight: Weight::Quant(Arc::new(q)),
+                    weight: Weight::Int8(Arc::new(q)),
                     bias: bias.as_ref().map(to_vec).transpose()?,
                 });
             }
@@ -75,7 +67,7 @@ impl Linear {
     /// x: m rows × in → m rows × out.
     pub fn forward(&self, x: &[f32], m: usize) -> Result<Vec<f32>> {
         let mut y = match &self.weight {
-            Weight::Quant(w) => w.matmul_t(x, m),
+            Weight::Int8(w) => w.matmul_t(x, m),
             Weight::Dense(w) => {
                 let k = x.len() / m.max(1);
                 let xt = Tensor::from_slice(x, (m, k), &Device::Cpu)?;
@@ -94,7 +86,7 @@ impl Linear {
     fn dims(&self) -> Vec<usize> {
         match &self.weight {
             Weight::Dense(w) => w.shape().dims().to_vec(),
-            Weight::Quant(w) => vec![w.rows(), w.cols()],
+            Weight::Int8(w) => vec![w.rows(), w.cols()],
         }
     }
 
@@ -102,7 +94,7 @@ impl Linear {
     pub fn weight_bytes(&self) -> usize {
         match &self.weight {
             Weight::Dense(w) => w.storage_size_in_bytes(),
-            Weight::Quant(w) => w.bytes(),
+            Weight::Int8(w) => w.bytes(),
         }
     }
 }

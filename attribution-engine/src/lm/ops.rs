@@ -108,8 +108,9 @@ pub(crate) fn exp_poly(x: f32) -> f32 {
     p = p * r + 5.000_000_1e-1;
     let y = p * r * r + r + 1.0;
     // 2ⁿ · y in two halves: 2¹²⁸ alone is not a finite f32.
-    let half = f32::from_bits((((n as i32) >> 1) + 127) as u32) << 23);
-    let rest = f32::from_bits((((n as i32) - ((n as i32) >> 1) + 127) as u32) << 23);
+    let (n, half_n) = (n as i32, (n as i32) >> 1);
+    let half = f32::from_bits(((half_n + 127) as u32) << 23);
+    let rest = f32::from_bits(((n - half_n + 127) as u32) << 23);
     let v = y * half * rest;
     if underflow {
         0.0
