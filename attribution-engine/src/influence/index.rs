@@ -208,6 +208,9 @@ impl AttributionIndex {
         if expected_q != meta.q {
             return Err(bad("feature width does not match the method".into()));
         }
+        if meta.q == 0 {
+            return Err(bad("feature width 0".into()));
+        }
         Ok(Self {
             projectors: projectors(&meta)?,
             meta,
@@ -292,14 +295,24 @@ fn dot_rows(u: &[f32], rows: &[f32]) -> Vec<f64> {
         // SAFETY: the CPU supports AVX2.
         return unsafe { dot_rows_avx2(u, rows) };
     }
-    rows.chunks_exact(u.len()).map(|r| dot_f32(u, r)).collect()
+    dot_rows_plain(u, rows)
 }
 
 /// The same code compiled for AVX2: the same bits (no fused multiply-adds, same order).
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
 unsafe fn dot_rows_avx2(u: &[f32], rows: &[f32]) -> Vec<f64> {
-    rows.chunks_exact(u.len()).map(|r| dot_f32(u, r)).collect()
+    dot_rows_plain(u, rows)
+}
+
+/// A plain loop (no iterator adaptors, which would be compiled outside the AVX2 build).
+#[inline(always)]
+fn dot_rows_plain(u: &[f32], rows: &[f32]) -> Vec<f64> {
+    let mut out = Vec::with_capacity(rows.len() / u.len().max(1));
+    for r in rows.chunks_exact(u.len()) {
+        out.push(dot_f32(u, r));
+    }
+    out
 }
 
 /// f32 dot product with eight fixed lanes, accumulated in f64 at the end (fixed order).

@@ -374,6 +374,9 @@ impl CausalLm {
     pub fn forward(&self, steps: &mut [SeqStep<'_>]) -> Result<Vec<Vec<f32>>> {
         let cfg = &self.config;
         let hidden = cfg.hidden_size;
+        if steps.is_empty() {
+            return Ok(Vec::new());
+        }
         let mut segs = Vec::with_capacity(steps.len());
         let mut rows = 0;
         for s in steps.iter() {
