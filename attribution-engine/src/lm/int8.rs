@@ -33,7 +33,7 @@ impl Int8Matrix {
     /// Quantises row-major f32 values; `None` when `cols` is not a multiple of [`BLOCK`] or the
     /// length does not match.
     pub fn quantize(data: &[f32], rows: usize, cols: usize) -> Option<Self> {
-        if cols % BLOCK != 0 || data.len() != rows * cols {
+        if !cols.is_multiple_of(BLOCK) || data.len() != rows * cols {
             return None;
         }
         let (values, scales) = quantize_blocks(data);
@@ -269,6 +269,7 @@ fn dot_portable(wq: &[i8], ws: &[f32], x: &[f32]) -> f32 {
 }
 
 #[cfg(target_arch = "x86_64")]
+#[allow(clippy::needless_range_loop)] // index loops over the const-size register tiles read best
 mod avx2 {
     use super::BLOCK;
     use std::arch::x86_64::*;
