@@ -10,4 +10,5 @@
 
 pub mod influence;
 pub mod lm;
+mod simd;
 pub mod token;

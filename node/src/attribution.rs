@@ -362,15 +362,8 @@ mod tests {
 
     fn fixture() -> Fixture {
         let dir = tempfile::tempdir().unwrap();
-        let mut vocab: Vec<String> = DOCS
-            .iter()
-            .flat_map(|d| d.split(' '))
-            .map(String::from)
-            .collect();
-        vocab.sort();
-        vocab.dedup();
-        let words: Vec<&str> = vocab.iter().map(|s| s.as_str()).collect();
-        let tokenizer = token::Tokenizer::word_level_json(&words);
+        let vocab = token::Tokenizer::word_vocab(&DOCS);
+        let tokenizer = token::Tokenizer::word_level_json(&vocab);
         let tokenizer_hash = H256(blake2_256(&tokenizer));
         fs::create_dir_all(dir.path().join("tokenizers")).unwrap();
         fs::write(

@@ -8,9 +8,8 @@ mod common;
 
 use std::time::Duration;
 
-use common::{free_port, signed_extrinsic, signed_extrinsic_with_nonce, text, wait_for, Node};
+use common::{free_port, open_datanet, signed_extrinsic, signed_extrinsic_with_nonce, text, wait_for, Node};
 use openledger_primitives::{
-    datanets::{Admission, CurationPolicy, DepositPolicy},
     models::{FeeSplit, ModelFormat, ModelKind},
     DAYS, MILLI_OPEN,
 };
@@ -55,16 +54,7 @@ fn base_model_and_adapter_with_datanet_provenance_read_back_over_rpc() {
 
     // Bob: a datanet, one contribution, accepted and published as version 1 (nonces in order).
     let datanet_calls = [
-        RuntimeCall::Datanets(pallet_datanets::Call::create_datanet {
-            name: text("medical-qa"),
-            description: text("clinician-reviewed answers"),
-            license: text("CC-BY-4.0"),
-            tags: Default::default(),
-            admission: Admission::Open,
-            curation: CurationPolicy::Owner,
-            deposit_per_byte: 0,
-            deposit_policy: DepositPolicy::ReleaseAlways,
-        }),
+        open_datanet("medical-qa", "clinician-reviewed answers"),
         RuntimeCall::Datanets(pallet_datanets::Call::contribute {
             datanet: 0,
             payload: b"Q: what lowers a fever? A: rest, fluids, paracetamol".to_vec(),

@@ -108,27 +108,19 @@ fn main() {
         load_ms.push(started.elapsed().as_secs_f64() * 1e3);
     }
     let rss_per_adapter = rss_bytes().saturating_sub(rss_before) / n_adapters;
-    // PEFT's default for llama: rank 8 on q_proj and v_proj.
+    // 100 more with PEFT's default layout for llama: rank 8 on q_proj and v_proj; their loads
+    // give the cold-load time of that layout.
     let mut qv_ms = Vec::new();
-    for i in 0..20 {
-        let d = tmp.path().join(format!("qv{i}"));
-        write_adapter(&d, &cfg, 8, 16.0, &[TargetModule::Q, TargetModule::V], 1000 + i, false).expect("write adapter");
+    let mut qv_adapters = Vec::new();
+    for i in 0..n_adapters {
+        let d = tmp.path().join(format!("qv{i:03}"));
+        write_adapter(&d, &cfg, 8, 16.0, &[TargetModule::Q, TargetModule::V], 1000 + i as u64, false).expect("write adapter");
         let started = Instant::now();
-        LoraAdapter::load_dir(&d, &cfg, 64).expect("load adapter");
+        qv_adapters.push(LoraAdapter::load_dir(&d, &cfg, 64).expect("load adapter"));
         qv_ms.push(started.elapsed().as_secs_f64() * 1e3);
         std::fs::remove_dir_all(&d).expect("cleanup");
     }
     let qv_p50 = p50(qv_ms);
-    // The same 100, rank 8 on q_proj + v_proj only.
-    let qv_adapters: Vec<LoraAdapter> = (0..n_adapters)
-        .map(|i| {
-            let d = tmp.path().join(format!("qv{i:03}"));
-            write_adapter(&d, &cfg, 8, 16.0, &[TargetModule::Q, TargetModule::V], 2000 + i as u64, false).expect("write adapter");
-            let a = LoraAdapter::load_dir(&d, &cfg, 64).expect("load adapter");
-            std::fs::remove_dir_all(&d).expect("cleanup");
-            a
-        })
-        .collect();
     let adapter_bytes = adapters[0].bytes;
     let cold_p50 = p50(load_ms);
     println!("adapter rank 8 x 7 modules x {} layers: file {file_bytes} B, weights in memory {adapter_bytes} B, RSS growth per cached adapter {rss_per_adapter} B", cfg.num_layers);

@@ -19,6 +19,7 @@ use super::grads::{per_example_grads, GradMatrix};
 use super::methods::{features, Method, MethodOptions};
 use super::model::{Classifier, ModelConfig, Target};
 use super::projection::Projector;
+use crate::simd::avx2_build;
 
 #[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct IndexMeta {
@@ -288,31 +289,15 @@ impl AttributionIndex {
     }
 }
 
-/// `u · row` for every row of `rows` (row-major, `u.len()` wide).
-fn dot_rows(u: &[f32], rows: &[f32]) -> Vec<f64> {
-    #[cfg(target_arch = "x86_64")]
-    if is_x86_feature_detected!("avx2") {
-        // SAFETY: the CPU supports AVX2.
-        return unsafe { dot_rows_avx2(u, rows) };
+avx2_build! {
+    /// `u · row` for every row of `rows` (row-major, `u.len()` wide).
+    fn dot_rows(u: &[f32], rows: &[f32]) -> Vec<f64> {
+        let mut out = Vec::with_capacity(rows.len() / u.len().max(1));
+        for r in rows.chunks_exact(u.len()) {
+            out.push(dot_f32(u, r));
+        }
+        out
     }
-    dot_rows_plain(u, rows)
-}
-
-/// The same code compiled for AVX2: the same bits (no fused multiply-adds, same order).
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-unsafe fn dot_rows_avx2(u: &[f32], rows: &[f32]) -> Vec<f64> {
-    dot_rows_plain(u, rows)
-}
-
-/// A plain loop (no iterator adaptors, which would be compiled outside the AVX2 build).
-#[inline(always)]
-fn dot_rows_plain(u: &[f32], rows: &[f32]) -> Vec<f64> {
-    let mut out = Vec::with_capacity(rows.len() / u.len().max(1));
-    for r in rows.chunks_exact(u.len()) {
-        out.push(dot_f32(u, r));
-    }
-    out
 }
 
 /// f32 dot product with eight fixed lanes, accumulated in f64 at the end (fixed order).

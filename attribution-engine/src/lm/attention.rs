@@ -9,6 +9,7 @@ use std::sync::Mutex;
 use candle_core::utils::barrier_pool;
 
 use super::ops::{axpy, dot, softmax};
+use crate::simd::avx2_build;
 
 /// One layer's cache: keys and values position-major, `kv_heads × head_dim` per position.
 #[derive(Debug, Default, Clone)]
@@ -89,56 +90,34 @@ pub(crate) fn attend(q: &[f32], seqs: &[SeqAttention<'_>], h: Heads) -> Vec<f32>
     out
 }
 
-/// One head of one sequence: its `new` output rows.
-fn attend_head(q: &[f32], s: &SeqAttention<'_>, head: usize, h: Heads, scores: &mut Vec<f32>) -> Vec<f32> {
-    #[cfg(target_arch = "x86_64")]
-    if is_x86_feature_detected!("avx2") {
-        // SAFETY: the CPU supports AVX2.
-        return unsafe { attend_head_avx2(q, s, head, h, scores) };
-    }
-    attend_head_rows(q, s, head, h, scores)
-}
-
-/// The same code compiled for AVX2: the same bits (no fused multiply-adds, same order).
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-unsafe fn attend_head_avx2(
-    q: &[f32],
-    s: &SeqAttention<'_>,
-    head: usize,
-    h: Heads,
-    scores: &mut Vec<f32>,
-) -> Vec<f32> {
-    attend_head_rows(q, s, head, h, scores)
-}
-
-#[inline(always)]
-fn attend_head_rows(
-    q: &[f32],
-    s: &SeqAttention<'_>,
-    head: usize,
-    h: Heads,
-    scores: &mut Vec<f32>,
-) -> Vec<f32> {
-    let width = h.heads * h.head_dim;
-    let kv_width = h.kv_heads * h.head_dim;
-    let kv = (head / (h.heads / h.kv_heads)) * h.head_dim;
-    let scale = 1.0 / (h.head_dim as f32).sqrt();
-    let first = s.cache.keys.len() / kv_width - s.new;
-    let mut out = vec![0f32; s.new * h.head_dim];
-    for (i, o) in out.chunks_exact_mut(h.head_dim).enumerate() {
-        let qrow = &q[(s.row + i) * width + head * h.head_dim..][..h.head_dim];
-        // Plain loops, no closures: a closure would not inherit the AVX2 build's features.
-        scores.clear();
-        for k in s.cache.keys.chunks_exact(kv_width).take(first + i + 1) {
-            scores.push(scale * dot(qrow, &k[kv..kv + h.head_dim]));
+avx2_build! {
+    /// One head of one sequence: its `new` output rows.
+    fn attend_head(
+        q: &[f32],
+        s: &SeqAttention<'_>,
+        head: usize,
+        h: Heads,
+        scores: &mut Vec<f32>,
+    ) -> Vec<f32> {
+        let width = h.heads * h.head_dim;
+        let kv_width = h.kv_heads * h.head_dim;
+        let kv = (head / (h.heads / h.kv_heads)) * h.head_dim;
+        let scale = 1.0 / (h.head_dim as f32).sqrt();
+        let first = s.cache.keys.len() / kv_width - s.new;
+        let mut out = vec![0f32; s.new * h.head_dim];
+        for (i, o) in out.chunks_exact_mut(h.head_dim).enumerate() {
+            let qrow = &q[(s.row + i) * width + head * h.head_dim..][..h.head_dim];
+                scores.clear();
+            for k in s.cache.keys.chunks_exact(kv_width).take(first + i + 1) {
+                scores.push(scale * dot(qrow, &k[kv..kv + h.head_dim]));
+            }
+            softmax(scores);
+            for (&w, v) in scores.iter().zip(s.cache.values.chunks_exact(kv_width)) {
+                axpy(w, &v[kv..kv + h.head_dim], o);
+            }
         }
-        softmax(scores);
-        for (&w, v) in scores.iter().zip(s.cache.values.chunks_exact(kv_width)) {
-            axpy(w, &v[kv..kv + h.head_dim], o);
-        }
+        out
     }
-    out
 }
 
 #[cfg(test)]

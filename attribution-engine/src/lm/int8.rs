@@ -1,12 +1,12 @@
 //! Int8 projections for quantised bases.
 //!
 //! Weights are held as signed 8-bit values in blocks of 32 along the input dimension, each
-//! block with its own f32 scale (GGML's Q8_0 with the scale unpacked). A single input row
-//! (decode) multiplies weight blocks dequantised in registers; a batch first dequantises a work
-//! item's few weight rows into a small f32 buffer, then walks every input row of the batch over
-//! them, so each weight block is read from memory and dequantised once per batch instead of once
-//! per sequence: that is what makes a batch of 16 sequences cost far less than 16 single steps.
-//! Inputs stay f32 (no second rounding).
+//! block with its own f32 scale (GGML's Q8_0 with the scale unpacked). The kernel dequantises
+//! a tile of weight rows block by block into registers and multiplies them with f32 input rows
+//! by FMA; the tile walks every input row of the batch, so each weight block is read from
+//! memory and dequantised once per batch instead of once per sequence: that is what makes a
+//! batch of 16 sequences cost far less than 16 single steps. Inputs stay f32 (no second
+//! rounding).
 //!
 //! Every output element is one dot product of one weight row with one input row, computed by
 //! the same instruction sequence whatever the batch size or the tile it falls in, so a row's
@@ -149,65 +149,26 @@ impl Kernel {
                     }
                 }
             }
-            #[cfg(target_arch = "x86_64")]
             // SAFETY: AVX2 and FMA are present (checked in `detect`).
             #[cfg(target_arch = "x86_64")]
             Self::Avx2 => unsafe {
                 if m == 1 {
                     // Decode streams the weights from memory: one row at a time reads fastest.
-                    avx2_tiles::<_, 1, 1>(j0, rows, m, weight, input, store)
+                    avx2_tiles::<1, 1>(j0, rows, m, weight, input, store)
                 } else {
-                    // A batch dequantises this work item's rows once into a small f32 buffer
-                    // (the same values the register path computes, bit for bit) and then
-                    // only loads and multiplies: the FMA units stay busy.
-                    DEQUANTISED.with(|buf| {
-                        let mut buf = buf.borrow_mut();
-                        buf.resize(rows * k, 0.0);
-                        avx2::dequantize(&w.values[j0 * k..(j0 + rows) * k], &w.scales[j0 * nb..(j0 + rows) * nb], &mut buf);
-                        let buf = &buf[..];
-                        let dense = |j: usize| &buf[(j - j0) * k..(j - j0 + 1) * k];
-                        avx2_tiles::<_, TILE_R, TILE_C>(j0, rows, m, dense, input, store)
-                    })
+                    avx2_tiles::<TILE_R, TILE_C>(j0, rows, m, weight, input, store)
                 }
             },
         }
     }
 }
 
-thread_local! {
-    /// A work item's weight rows, dequantised (batches only).
-    static DEQUANTISED: std::cell::RefCell<Vec<f32>> = const { std::cell::RefCell::new(Vec::new()) };
-}
-
-/// A weight row the AVX2 tile kernel can read: quantised blocks or dequantised f32.
-#[cfg(target_arch = "x86_64")]
-trait TileRow: Copy {
-    /// # Safety
-    /// The CPU supports AVX2 and FMA; all rows cover the same number of blocks.
-    unsafe fn tile<const R: usize, const C: usize>(w: &[Self; R], x: &[&[f32]; C]) -> [[f32; C]; R];
-}
-
-#[cfg(target_arch = "x86_64")]
-impl TileRow for avx2::Row<'_> {
-    unsafe fn tile<const R: usize, const C: usize>(w: &[Self; R], x: &[&[f32]; C]) -> [[f32; C]; R] {
-        // SAFETY: forwarded from the caller.
-        unsafe { avx2::tile(w, x) }
-    }
-}
-
-#[cfg(target_arch = "x86_64")]
-impl TileRow for &[f32] {
-    unsafe fn tile<const R: usize, const C: usize>(w: &[Self; R], x: &[&[f32]; C]) -> [[f32; C]; R] {
-        // SAFETY: forwarded from the caller.
-        unsafe { avx2::tile_dense(w, x) }
-    }
-}
-
-/// Register tile of the batch path: weight rows × input rows sharing their loads. 4 × 2 (8
-/// accumulators) was the fastest of 1×8, 2×4, 2×6, 3×4 and 4×2 for batch-16 decode on SmolLM2
-/// (2-core EPYC, 42 ms per step against 46–65).
-const TILE_R: usize = 4;
-const TILE_C: usize = 2;
+/// Register tile: weight rows × input rows sharing their loads. 2 × 4 (8 accumulators) was the
+/// fastest of 1×4, 1×8, 2×8, 4×2 and 4×4 for batch-16 decode on SmolLM2 (2-core EPYC). (A
+/// variant that first dequantised each work item's rows into an f32 buffer measured the same,
+/// 58–61 against 58–59 ms per step in alternating runs, and was dropped.)
+const TILE_R: usize = 2;
+const TILE_C: usize = 4;
 
 /// Weight rows `j0..j0 + rows` against input rows `0..m` in R × C tiles that share their loads;
 /// edges take narrower tiles, whose per-element instruction sequence is the same.
@@ -216,11 +177,11 @@ const TILE_C: usize = 2;
 /// The CPU supports AVX2 and FMA.
 #[cfg(target_arch = "x86_64")]
 #[allow(clippy::too_many_arguments)]
-unsafe fn avx2_tiles<'a, W: TileRow, const R: usize, const C: usize>(
+unsafe fn avx2_tiles<'a, const R: usize, const C: usize>(
     j0: usize,
     rows: usize,
     m: usize,
-    weight: impl Fn(usize) -> W,
+    weight: impl Fn(usize) -> avx2::Row<'a>,
     input: impl Fn(usize) -> &'a [f32],
     store: impl Fn(usize, usize, f32),
 ) {
@@ -230,7 +191,7 @@ unsafe fn avx2_tiles<'a, W: TileRow, const R: usize, const C: usize>(
         let ws: [_; R] = std::array::from_fn(|t| weight(jr + t));
         for ic in (0..full_c).step_by(C) {
             // SAFETY: the caller guarantees AVX2 and FMA.
-            let r = unsafe { W::tile::<R, C>(&ws, &std::array::from_fn(|c| input(ic + c))) };
+            let r = unsafe { avx2::tile::<R, C>(&ws, &std::array::from_fn(|c| input(ic + c))) };
             for (t, col) in r.iter().enumerate() {
                 for (c, &v) in col.iter().enumerate() {
                     store(ic + c, jr + t, v);
@@ -239,7 +200,7 @@ unsafe fn avx2_tiles<'a, W: TileRow, const R: usize, const C: usize>(
         }
         for i in full_c..m {
             // SAFETY: as above.
-            let r = unsafe { W::tile::<R, 1>(&ws, &[input(i)]) };
+            let r = unsafe { avx2::tile::<R, 1>(&ws, &[input(i)]) };
             for (t, col) in r.iter().enumerate() {
                 store(i, jr + t, col[0]);
             }
@@ -248,7 +209,7 @@ unsafe fn avx2_tiles<'a, W: TileRow, const R: usize, const C: usize>(
     for j in j0 + full_r..j0 + rows {
         for i in 0..m {
             // SAFETY: as above.
-            let r = unsafe { W::tile::<1, 1>(&[weight(j)], &[input(i)]) };
+            let r = unsafe { avx2::tile::<1, 1>(&[weight(j)], &[input(i)]) };
             store(i, j, r[0][0]);
         }
     }
@@ -310,63 +271,6 @@ mod avx2 {
                     let xv = unsafe { _mm256_loadu_ps(x[c].as_ptr().add(b * BLOCK + q * 8)) };
                     for r in 0..R {
                         acc[r][c] = _mm256_fmadd_ps(wf[r][q], xv, acc[r][c]);
-                    }
-                }
-            }
-        }
-        let mut out = [[0f32; C]; R];
-        for r in 0..R {
-            for c in 0..C {
-                out[r][c] = hsum(acc[r][c]);
-            }
-        }
-        out
-    }
-
-    /// Writes `q · d` for every value, exactly as [`tile`] computes it in registers.
-    ///
-    /// # Safety
-    /// The CPU supports AVX2; `out` holds `values.len()` floats, `scales` one per block.
-    #[target_feature(enable = "avx2,fma")]
-    pub unsafe fn dequantize(values: &[i8], scales: &[f32], out: &mut [f32]) {
-        assert!(values.len() == out.len() && values.len() == scales.len() * BLOCK);
-        for (b, &scale) in scales.iter().enumerate() {
-            let d = _mm256_set1_ps(scale);
-            for q in 0..4 {
-                let at = b * BLOCK + q * 8;
-                // SAFETY: values and out hold `at + 8` elements (asserted above).
-                unsafe {
-                    let bytes = _mm_loadl_epi64(values.as_ptr().add(at).cast());
-                    let v = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(bytes)), d);
-                    _mm256_storeu_ps(out.as_mut_ptr().add(at), v);
-                }
-            }
-        }
-    }
-
-    /// [`tile`] on dequantised rows: the same multiply-adds in the same order, the weights
-    /// loaded instead of converted.
-    ///
-    /// # Safety
-    /// The CPU supports AVX2 and FMA; all rows have the same length, a multiple of 32.
-    #[target_feature(enable = "avx2,fma")]
-    pub unsafe fn tile_dense<const R: usize, const C: usize>(
-        w: &[&[f32]; R],
-        x: &[&[f32]; C],
-    ) -> [[f32; C]; R] {
-        let nb = w[0].len() / BLOCK;
-        debug_assert!(w.iter().chain(x).all(|r| r.len() == nb * BLOCK));
-        let mut acc = [[_mm256_setzero_ps(); C]; R];
-        for b in 0..nb {
-            for c in 0..C {
-                for q in 0..4 {
-                    let at = b * BLOCK + q * 8;
-                    // SAFETY: every row holds `at + 8` floats.
-                    let xv = unsafe { _mm256_loadu_ps(x[c].as_ptr().add(at)) };
-                    for r in 0..R {
-                        // SAFETY: as above.
-                        let wv = unsafe { _mm256_loadu_ps(w[r].as_ptr().add(at)) };
-                        acc[r][c] = _mm256_fmadd_ps(wv, xv, acc[r][c]);
                     }
                 }
             }

@@ -9,6 +9,7 @@ use candle_core::{DType, Device, Tensor};
 use super::config::LmConfig;
 use super::error::{adapter_err, io_err, Result};
 use super::ops::{axpy, dot};
+use crate::simd::avx2_build;
 
 /// The projections an adapter may target (PEFT `target_modules` names).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -182,41 +183,31 @@ pub struct LoraPair {
 
 impl LoraPair {
     /// Adds the low-rank term to `y` (rows × out) for inputs `x` (rows × in), row by row:
-    /// `y += Σ_j (scale · A_j·x) Bᵀ_j`, j in order. The AVX2 build of the same code gives the
-    /// same bits (no fused multiply-adds, same reduction order), only faster.
+    /// `y += Σ_j (scale · A_j·x) Bᵀ_j`, j in order.
     pub fn apply(&self, x: &[f32], y: &mut [f32]) {
-        #[cfg(target_arch = "x86_64")]
-        if is_x86_feature_detected!("avx2") {
-            // SAFETY: the CPU supports AVX2.
-            return unsafe { self.apply_avx2(x, y) };
-        }
-        self.apply_rows(x, y)
-    }
-
-    #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx2")]
-    unsafe fn apply_avx2(&self, x: &[f32], y: &mut [f32]) {
-        self.apply_rows(x, y)
-    }
-
-    #[inline(always)]
-    fn apply_rows(&self, x: &[f32], y: &mut [f32]) {
-        let mut xa = vec![0f32; self.rank];
-        for (xr, yr) in x
-            .chunks_exact(self.in_features)
-            .zip(y.chunks_exact_mut(self.out_features))
-        {
-            for (v, a) in xa.iter_mut().zip(self.a.chunks_exact(self.in_features)) {
-                *v = self.scale * dot(xr, a);
-            }
-            for (&v, bt) in xa.iter().zip(self.bt.chunks_exact(self.out_features)) {
-                axpy(v, bt, yr);
-            }
-        }
+        apply_pair(self, x, y)
     }
 
     fn bytes(&self) -> usize {
         (self.a.len() + self.bt.len()) * std::mem::size_of::<f32>()
+    }
+}
+
+avx2_build! {
+    /// [`LoraPair::apply`].
+    fn apply_pair(p: &LoraPair, x: &[f32], y: &mut [f32]) {
+        let mut xa = vec![0f32; p.rank];
+        for (xr, yr) in x
+            .chunks_exact(p.in_features)
+            .zip(y.chunks_exact_mut(p.out_features))
+        {
+            for (v, a) in xa.iter_mut().zip(p.a.chunks_exact(p.in_features)) {
+                *v = p.scale * dot(xr, a);
+            }
+            for (&v, bt) in xa.iter().zip(p.bt.chunks_exact(p.out_features)) {
+                axpy(v, bt, yr);
+            }
+        }
     }
 }
 

@@ -1,6 +1,8 @@
 //! Row-wise operations of the forward pass on plain f32 rows: each output row depends on its
 //! own input row only, with a fixed reduction order, so results never depend on the batch.
 
+use crate::simd::avx2_build;
+
 /// Dot product with a fixed reduction order (eight lanes, then the lanes in order).
 #[inline(always)]
 pub(crate) fn dot(x: &[f32], y: &[f32]) -> f32 {
@@ -40,27 +42,12 @@ pub(crate) fn rms_norm_rows(x: &[f32], weight: &[f32], eps: f32) -> Vec<f32> {
     out
 }
 
-/// `gate ← silu(gate) · up`, element-wise.
-pub(crate) fn silu_mul(gate: &mut [f32], up: &[f32]) {
-    #[cfg(target_arch = "x86_64")]
-    if is_x86_feature_detected!("avx2") {
-        // SAFETY: the CPU supports AVX2.
-        return unsafe { silu_mul_avx2(gate, up) };
-    }
-    silu_mul_rows(gate, up)
-}
-
-/// The same code compiled for AVX2: the same bits (no fused multiply-adds).
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-unsafe fn silu_mul_avx2(gate: &mut [f32], up: &[f32]) {
-    silu_mul_rows(gate, up)
-}
-
-#[inline(always)]
-fn silu_mul_rows(gate: &mut [f32], up: &[f32]) {
-    for (g, u) in gate.iter_mut().zip(up) {
-        *g = *g / (1.0 + exp_poly(-*g)) * u;
+avx2_build! {
+    /// `gate ← silu(gate) · up`, element-wise.
+    pub(crate) fn silu_mul(gate: &mut [f32], up: &[f32]) {
+        for (g, u) in gate.iter_mut().zip(up) {
+            *g = *g / (1.0 + exp_poly(-*g)) * u;
+        }
     }
 }
 

@@ -35,9 +35,9 @@ impl Tokenizer {
     /// The `tokenizer.json` of a word-level tokenizer over `words` (split at whitespace and
     /// punctuation; a word's id is its position in `words` plus one, 0 is unknown): a small
     /// real tokenizer for tests and examples.
-    pub fn word_level_json(words: &[&str]) -> Vec<u8> {
+    pub fn word_level_json<S: AsRef<str>>(words: &[S]) -> Vec<u8> {
         let vocab: serde_json::Map<String, serde_json::Value> = std::iter::once(("[UNK]".to_string(), 0.into()))
-            .chain(words.iter().enumerate().map(|(i, w)| (w.to_string(), (i + 1).into())))
+            .chain(words.iter().enumerate().map(|(i, w)| (w.as_ref().to_string(), (i + 1).into())))
             .collect();
         let json = serde_json::json!({
             "version": "1.0", "truncation": null, "padding": null, "added_tokens": [],
@@ -45,6 +45,15 @@ impl Tokenizer {
             "decoder": null, "model": {"type": "WordLevel", "vocab": vocab, "unk_token": "[UNK]"}
         });
         serde_json::to_vec(&json).expect("a JSON value serialises")
+    }
+
+    /// The distinct space-separated words of `texts`, sorted: a vocabulary for
+    /// [`Tokenizer::word_level_json`].
+    pub fn word_vocab(texts: &[&str]) -> Vec<String> {
+        let mut words: Vec<String> = texts.iter().flat_map(|t| t.split(' ')).map(String::from).collect();
+        words.sort();
+        words.dedup();
+        words
     }
 
     /// Number of token ids, added tokens included.

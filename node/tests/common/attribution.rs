@@ -5,17 +5,17 @@
 use std::{path::Path, time::Duration};
 
 use openledger_primitives::{
-    datanets::{Admission, CurationPolicy, DepositPolicy},
     models::{FeeSplit, ModelFormat, ModelKind},
     Balance,
 };
+use openledger_attribution_engine::token::Tokenizer;
 use openledger_runtime::RuntimeCall;
 use serde_json::{json, Value};
 use sp_core::H256;
 use sp_io::hashing::blake2_256;
 use sp_keyring::Sr25519Keyring;
 
-use super::{signed_extrinsic, signed_extrinsic_with_nonce, text, wait_for, Node};
+use super::{open_datanet, signed_extrinsic, signed_extrinsic_with_nonce, text, wait_for, Node};
 
 /// The documents: Bob contributes 0 and 2, Eve 1 (contribution ids 0, 1, 2).
 pub const DOCS: [&str; 3] = [
@@ -33,15 +33,8 @@ pub struct Corpus {
 
 impl Corpus {
     pub fn new() -> Corpus {
-        let mut vocab: Vec<String> = DOCS
-            .iter()
-            .flat_map(|d| d.split(' '))
-            .map(String::from)
-            .collect();
-        vocab.sort();
-        vocab.dedup();
-        let words: Vec<&str> = vocab.iter().map(|w| w.as_str()).collect();
-        let tokenizer = openledger_attribution_engine::token::Tokenizer::word_level_json(&words);
+        let vocab = Tokenizer::word_vocab(&DOCS);
+        let tokenizer = Tokenizer::word_level_json(&vocab);
         let tokenizer_hash = H256(blake2_256(&tokenizer));
         Corpus {
             vocab,
@@ -105,16 +98,7 @@ pub fn publish_datanet_and_adapter(node: &Node, corpus: &Corpus, price: Balance,
             payload: DOCS[i].as_bytes().to_vec(),
         })
     };
-    let create = RuntimeCall::Datanets(pallet_datanets::Call::create_datanet {
-        name: text("maritime-lore"),
-        description: text("short texts"),
-        license: text("CC-BY-4.0"),
-        tags: Default::default(),
-        admission: Admission::Open,
-        curation: CurationPolicy::Owner,
-        deposit_per_byte: 0,
-        deposit_policy: DepositPolicy::ReleaseAlways,
-    });
+    let create = open_datanet("maritime-lore", "short texts");
     submit(
         node,
         signed_extrinsic_with_nonce(&node.rpc, &bob.pair(), 0, create),

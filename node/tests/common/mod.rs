@@ -140,6 +140,21 @@ impl Rpc {
     }
 }
 
+/// `create_datanet` for an open datanet its owner curates: CC-BY-4.0, no tags, no deposits.
+pub fn open_datanet(name: &str, description: &str) -> RuntimeCall {
+    use openledger_primitives::datanets::{Admission, CurationPolicy, DepositPolicy};
+    RuntimeCall::Datanets(pallet_datanets::Call::create_datanet {
+        name: text(name),
+        description: text(description),
+        license: text("CC-BY-4.0"),
+        tags: Default::default(),
+        admission: Admission::Open,
+        curation: CurationPolicy::Owner,
+        deposit_per_byte: 0,
+        deposit_policy: DepositPolicy::ReleaseAlways,
+    })
+}
+
 /// A bounded call argument from a string (panics if it does not fit: test input).
 pub fn text<S: frame_support::traits::Get<u32>>(s: &str) -> frame_support::BoundedVec<u8, S> {
     s.as_bytes().to_vec().try_into().expect("fits the bound")
