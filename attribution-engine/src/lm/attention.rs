@@ -1,27 +1,57 @@
 //! Causal self-attention over per-sequence key/value caches.
 //!
-//! Each (sequence, head) pair is one work item of the thread pool and reads only its own
-//! sequence's cache, so a sequence's attention output is the same whatever else is in the
-//! batch. Grouped-query heads read their shared key/value head in place (no expanded copy).
+//! Each (sequence, key/value head) pair is one work item of the thread pool: it serves the
+//! query heads that share that key/value head (grouped-query attention) from the cache in
+//! place and reads only its own sequence's cache, so a sequence's attention output is the
+//! same whatever else is in the batch.
+//!
+//! Keys are cached in blocks of eight positions, dimension-major inside a block, so the scores
+//! of eight positions are one vector of running sums over the head dimension (no horizontal
+//! sums per position); values are cached position-major per head, so the weighted sum is one
+//! axpy of a contiguous row per position.
 
 use std::sync::Mutex;
 
 use candle_core::utils::barrier_pool;
 
-use super::ops::{axpy, dot, softmax};
+use super::ops::{axpy, softmax};
 use crate::simd::avx2_build;
 
-/// One layer's cache: keys and values position-major, `kv_heads × head_dim` per position.
+/// Positions per key block.
+const LANES: usize = 8;
+
+/// One layer's cache for one sequence.
 #[derive(Debug, Default, Clone)]
 pub(crate) struct LayerCache {
-    keys: Vec<f32>,
-    values: Vec<f32>,
+    /// Per key/value head: `[block][dimension][position in block]`, zero past the last
+    /// position.
+    keys: Vec<Vec<f32>>,
+    /// Per key/value head: `[position][dimension]`.
+    values: Vec<Vec<f32>>,
+    len: usize,
 }
 
 impl LayerCache {
-    pub fn append(&mut self, keys: &[f32], values: &[f32]) {
-        self.keys.extend_from_slice(keys);
-        self.values.extend_from_slice(values);
+    /// Appends positions given as rows of `kv_heads × head_dim` keys and values.
+    pub fn append(&mut self, keys: &[f32], values: &[f32], h: Heads) {
+        let d = h.head_dim;
+        let width = h.kv_heads * d;
+        self.keys.resize_with(h.kv_heads, Vec::new);
+        self.values.resize_with(h.kv_heads, Vec::new);
+        for (krow, vrow) in keys.chunks_exact(width).zip(values.chunks_exact(width)) {
+            let lane = self.len % LANES;
+            for (head, (kh, vh)) in self.keys.iter_mut().zip(&mut self.values).enumerate() {
+                if lane == 0 {
+                    kh.resize(kh.len() + d * LANES, 0.0);
+                }
+                let block = kh.len() - d * LANES;
+                for (t, &k) in krow[head * d..(head + 1) * d].iter().enumerate() {
+                    kh[block + t * LANES + lane] = k;
+                }
+                vh.extend_from_slice(&vrow[head * d..(head + 1) * d]);
+            }
+            self.len += 1;
+        }
     }
 }
 
@@ -56,7 +86,7 @@ pub(crate) struct Heads {
 }
 
 /// One sequence's share of the batch: its query rows start at `row`, it has `new` of them,
-/// and `cache` already holds their keys and values (after `cache_len - new` earlier ones).
+/// and `cache` already holds their keys and values (after `cache.len - new` earlier ones).
 pub(crate) struct SeqAttention<'a> {
     pub row: usize,
     pub new: usize,
@@ -66,13 +96,14 @@ pub(crate) struct SeqAttention<'a> {
 /// Attention output rows (`total rows × heads · head_dim`) for queries `q` of the same shape.
 pub(crate) fn attend(q: &[f32], seqs: &[SeqAttention<'_>], h: Heads) -> Vec<f32> {
     let width = h.heads * h.head_dim;
-    let items = seqs.len() * h.heads;
+    let group = h.heads / h.kv_heads;
+    let items = seqs.len() * h.kv_heads;
     let results: Vec<Mutex<Vec<f32>>> = (0..items).map(|_| Mutex::new(Vec::new())).collect();
     barrier_pool().execute_chunked(items, |range| {
         let mut scores = Vec::new();
         for item in range {
-            let (s, head) = (&seqs[item / h.heads], item % h.heads);
-            let out = attend_head(q, s, head, h, &mut scores);
+            let (s, kv) = (&seqs[item / h.kv_heads], item % h.kv_heads);
+            let out = attend_group(q, s, kv, h, &mut scores);
             if let Ok(mut slot) = results[item].lock() {
                 *slot = out;
             }
@@ -81,39 +112,63 @@ pub(crate) fn attend(q: &[f32], seqs: &[SeqAttention<'_>], h: Heads) -> Vec<f32>
     let rows: usize = seqs.iter().map(|s| s.new).sum();
     let mut out = vec![0f32; rows * width];
     for (item, result) in results.into_iter().enumerate() {
-        let (s, head) = (&seqs[item / h.heads], item % h.heads);
+        let (s, kv) = (&seqs[item / h.kv_heads], item % h.kv_heads);
         let result = result.into_inner().unwrap_or_else(|e| e.into_inner());
-        for (i, r) in result.chunks_exact(h.head_dim).enumerate() {
-            out[(s.row + i) * width + head * h.head_dim..][..h.head_dim].copy_from_slice(r);
+        // `result` is [query head in group][new row][dimension].
+        for (g, rows) in result.chunks_exact(s.new * h.head_dim).enumerate() {
+            let head = kv * group + g;
+            for (i, r) in rows.chunks_exact(h.head_dim).enumerate() {
+                out[(s.row + i) * width + head * h.head_dim..][..h.head_dim].copy_from_slice(r);
+            }
         }
     }
     out
 }
 
 avx2_build! {
-    /// One head of one sequence: its `new` output rows.
-    fn attend_head(
+    /// The query heads sharing key/value head `kv`, for one sequence's `new` rows:
+    /// `[query head in group][row][dimension]`.
+    fn attend_group(
         q: &[f32],
         s: &SeqAttention<'_>,
-        head: usize,
+        kv: usize,
         h: Heads,
         scores: &mut Vec<f32>,
     ) -> Vec<f32> {
-        let width = h.heads * h.head_dim;
-        let kv_width = h.kv_heads * h.head_dim;
-        let kv = (head / (h.heads / h.kv_heads)) * h.head_dim;
-        let scale = 1.0 / (h.head_dim as f32).sqrt();
-        let first = s.cache.keys.len() / kv_width - s.new;
-        let mut out = vec![0f32; s.new * h.head_dim];
-        for (i, o) in out.chunks_exact_mut(h.head_dim).enumerate() {
-            let qrow = &q[(s.row + i) * width + head * h.head_dim..][..h.head_dim];
+        let d = h.head_dim;
+        let group = h.heads / h.kv_heads;
+        let width = h.heads * d;
+        let scale = 1.0 / (d as f32).sqrt();
+        let (keys, values) = (&s.cache.keys[kv], &s.cache.values[kv]);
+        let first = s.cache.len - s.new;
+        let mut out = vec![0f32; group * s.new * d];
+        for g in 0..group {
+            let head = kv * group + g;
+            for i in 0..s.new {
+                let qrow = &q[(s.row + i) * width + head * d..][..d];
+                let len = first + i + 1;
                 scores.clear();
-            for k in s.cache.keys.chunks_exact(kv_width).take(first + i + 1) {
-                scores.push(scale * dot(qrow, &k[kv..kv + h.head_dim]));
-            }
-            softmax(scores);
-            for (&w, v) in scores.iter().zip(s.cache.values.chunks_exact(kv_width)) {
-                axpy(w, &v[kv..kv + h.head_dim], o);
+                for block in keys.chunks_exact(d * LANES).take(len.div_ceil(LANES)) {
+                    // Four partial sums over the dimensions (t mod 4), then in a fixed order:
+                    // four independent add chains instead of one.
+                    let mut part = [[0f32; LANES]; 4];
+                    for (t, &qt) in qrow.iter().enumerate() {
+                        let krow = &block[t * LANES..(t + 1) * LANES];
+                        let p = &mut part[t % 4];
+                        for l in 0..LANES {
+                            p[l] += qt * krow[l];
+                        }
+                    }
+                    for l in 0..LANES {
+                        scores.push(scale * ((part[0][l] + part[1][l]) + (part[2][l] + part[3][l])));
+                    }
+                }
+                scores.truncate(len);
+                softmax(scores);
+                let o = &mut out[(g * s.new + i) * d..][..d];
+                for (&w, v) in scores.iter().zip(values.chunks_exact(d)) {
+                    axpy(w, v, o);
+                }
             }
         }
         out
@@ -148,22 +203,29 @@ mod tests {
     }
 
     #[test]
-    fn matches_naive_attention_across_a_prefill_and_a_decode_step() {
-        let (n, d) = (5, 8);
-        let h = Heads { heads: 2, kv_heads: 1, head_dim: d };
-        let (q, k, v) = (values(1, n * 2 * d), values(2, n * d), values(3, n * d));
+    fn matches_naive_attention_across_a_prefill_and_decode_steps() {
+        // 11 positions cross a key block (8); 4 query heads share 2 key/value heads.
+        let (n, d, prefill) = (11, 8, 9);
+        let h = Heads { heads: 4, kv_heads: 2, head_dim: d };
+        let (qw, kw) = (h.heads * d, h.kv_heads * d);
+        let (q, k, v) = (values(1, n * qw), values(2, n * kw), values(3, n * kw));
         let mut cache = LayerCache::default();
-        cache.append(&k[..4 * d], &v[..4 * d]);
-        let prefill = attend(&q[..4 * 2 * d], &[SeqAttention { row: 0, new: 4, cache: &cache }], h);
-        cache.append(&k[4 * d..], &v[4 * d..]);
-        let step = attend(&q[4 * 2 * d..], &[SeqAttention { row: 0, new: 1, cache: &cache }], h);
-        for head in 0..2 {
-            let qh: Vec<f32> = (0..n).flat_map(|i| q[i * 2 * d + head * d..][..d].to_vec()).collect();
-            let want = naive(&qh, &k, &v, n, d);
+        cache.append(&k[..prefill * kw], &v[..prefill * kw], h);
+        let mut got = attend(&q[..prefill * qw], &[SeqAttention { row: 0, new: prefill, cache: &cache }], h);
+        for i in prefill..n {
+            cache.append(&k[i * kw..(i + 1) * kw], &v[i * kw..(i + 1) * kw], h);
+            got.extend(attend(&q[i * qw..(i + 1) * qw], &[SeqAttention { row: 0, new: 1, cache: &cache }], h));
+        }
+        for head in 0..h.heads {
+            let kv = head / 2;
+            let pick = |x: &[f32], w: usize, off: usize| -> Vec<f32> {
+                (0..n).flat_map(|i| x[i * w + off * d..][..d].to_vec()).collect()
+            };
+            let want = naive(&pick(&q, qw, head), &pick(&k, kw, kv), &pick(&v, kw, kv), n, d);
             for i in 0..n {
-                let got = if i < 4 { &prefill[i * 2 * d + head * d..][..d] } else { &step[head * d..][..d] };
                 for t in 0..d {
-                    assert!((got[t] - want[i * d + t]).abs() < 1e-5, "head {head} row {i}");
+                    let g = got[i * qw + head * d + t];
+                    assert!((g - want[i * d + t]).abs() < 1e-5, "head {head} row {i}: {g} vs {}", want[i * d + t]);
                 }
             }
         }
@@ -174,9 +236,9 @@ mod tests {
         let d = 4;
         let h = Heads { heads: 1, kv_heads: 1, head_dim: d };
         let mut a = LayerCache::default();
-        a.append(&values(4, 3 * d), &values(5, 3 * d));
+        a.append(&values(4, 3 * d), &values(5, 3 * d), h);
         let mut b = LayerCache::default();
-        b.append(&values(6, 2 * d), &values(7, 2 * d));
+        b.append(&values(6, 2 * d), &values(7, 2 * d), h);
         let (qa, qb) = (values(8, 3 * d), values(9, d));
         let alone = attend(&qa, &[SeqAttention { row: 0, new: 3, cache: &a }], h);
         let q: Vec<f32> = qb.iter().chain(&qa).copied().collect();

@@ -432,6 +432,7 @@ impl CausalLm {
                 s.cache.layers[l].append(
                     &k[off * kv_width..(off + t) * kv_width],
                     &v[off * kv_width..(off + t) * kv_width],
+                    heads,
                 );
             }
             let seqs: Vec<SeqAttention<'_>> = steps
