@@ -229,8 +229,8 @@ fn admin_registers_loads_unloads_and_removes_adapters() {
     let r = post(s.addr, "/admin/adapters", Some(ADMIN), &json!({"id": "fresh", "path": dir}));
     assert_eq!(r.status, 201, "{}", r.body);
     assert_eq!(r.json()["loaded"], true);
-    // rank 8 on q (32×32) and v (16×32), two layers: (8·32 + 32·8 + 8·32 + 16·8)·2 floats.
-    assert_eq!(r.json()["resident_bytes"], (8 * 32 + 32 * 8 + 8 * 32 + 16 * 8) * 2 * 4);
+    // rank 8 on q (32×32) and v (16×32), two layers: (8·32 + 32·8 + 8·32 + 16·8)·2 f16 values.
+    assert_eq!(r.json()["resident_bytes"], (8 * 32 + 32 * 8 + 8 * 32 + 16 * 8) * 2 * 2);
     completion(&s, "fresh", "hello", 2);
     let r = request(s.addr, "POST", "/admin/adapters/fresh/unload", Some(ADMIN), None);
     assert_eq!(r.json()["unloaded"], true, "{}", r.body);

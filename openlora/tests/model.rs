@@ -151,17 +151,19 @@ fn adapters_that_do_not_fit_the_base_are_rejected_with_clear_errors() {
     std::fs::write(dir("extra").join("adapter_config.json"), c).unwrap();
     expect_adapter_error(&dir("extra"), &cfg, "not in target_modules");
 
-    // NaN in B.
-    write_adapter(&dir("nan"), &cfg, 4, 8.0, &[TargetModule::Q], 1, false).unwrap();
-    let p = dir("nan").join("adapter_model.safetensors");
-    let mut t = candle_core::safetensors::load(&p, &candle_core::Device::Cpu).unwrap();
-    let key = "base_model.model.model.layers.0.self_attn.q_proj.lora_B.weight".to_string();
-    let b = t[&key].clone();
-    let mut v: Vec<f32> = b.flatten_all().unwrap().to_vec1().unwrap();
-    v[3] = f32::NAN;
-    t.insert(key, candle_core::Tensor::from_vec(v, b.dims(), &candle_core::Device::Cpu).unwrap());
-    candle_core::safetensors::save(&t, &p).unwrap();
-    expect_adapter_error(&dir("nan"), &cfg, "NaN");
+    // NaN in B, and a weight beyond f16's range (adapters are held as f16).
+    for (name, bad, message) in [("nan", f32::NAN, "NaN"), ("huge", 1.0e5, "65504")] {
+        write_adapter(&dir(name), &cfg, 4, 8.0, &[TargetModule::Q], 1, false).unwrap();
+        let p = dir(name).join("adapter_model.safetensors");
+        let mut t = candle_core::safetensors::load(&p, &candle_core::Device::Cpu).unwrap();
+        let key = "base_model.model.model.layers.0.self_attn.q_proj.lora_B.weight".to_string();
+        let b = t[&key].clone();
+        let mut v: Vec<f32> = b.flatten_all().unwrap().to_vec1().unwrap();
+        v[3] = bad;
+        t.insert(key, candle_core::Tensor::from_vec(v, b.dims(), &candle_core::Device::Cpu).unwrap());
+        candle_core::safetensors::save(&t, &p).unwrap();
+        expect_adapter_error(&dir(name), &cfg, message);
+    }
 
     // A corrupt (truncated) safetensors file.
     write_adapter(&dir("corrupt"), &cfg, 4, 8.0, &[TargetModule::Q], 1, false).unwrap();
@@ -202,8 +204,8 @@ fn adapter_scale_follows_alpha_over_r() {
     for o in 0..cfg.hidden_size {
         let mut acc = 0f64;
         for j in 0..4 {
-            let xa: f64 = (0..cfg.intermediate_size).map(|i| p1.a[j * cfg.intermediate_size + i] as f64 * x[i] as f64).sum();
-            acc += p1.bt[j * cfg.hidden_size + o] as f64 * xa;
+            let xa: f64 = (0..cfg.intermediate_size).map(|i| p1.a(j, i) as f64 * x[i] as f64).sum();
+            acc += p1.bt(j, o) as f64 * xa;
         }
         assert!((y1[o] as f64 - acc).abs() < 1e-4, "row {o}: {} vs {acc}", y1[o]);
         assert!((y2[o] as f64 - 2.0 * acc).abs() < 2e-4);

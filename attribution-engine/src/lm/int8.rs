@@ -101,37 +101,9 @@ impl Int8Matrix {
 
     /// `x` (m × cols, row-major) times the transpose of this matrix: m × rows.
     pub fn matmul_t(&self, x: &[f32], m: usize) -> Vec<f32> {
-        self.product(Kernel::detect(), x, m)
-    }
-
-    fn product(&self, kernel: Kernel, x: &[f32], m: usize) -> Vec<f32> {
-        assert_eq!(x.len(), m * self.cols, "input is not m × cols");
-        let mut out = vec![0f32; m * self.rows];
-        let shared = SharedOut(out.as_mut_ptr());
-        if m == 1 {
-            let items = self.panels().div_ceil(GEMV_PANELS);
-            barrier_pool().execute_chunked(items, |range| {
-                for item in range {
-                    let p0 = item * GEMV_PANELS;
-                    let count = GEMV_PANELS.min(self.panels() - p0);
-                    let mut acc = [0f32; GEMV_PANELS * PANEL];
-                    kernel.gemv(self, p0, count, x, &mut acc);
-                    // SAFETY: work items own disjoint panels, hence disjoint output columns.
-                    unsafe { self.store(shared, 1, p0, count, &acc) };
-                }
-            });
-        } else {
-            barrier_pool().execute_chunked(self.panels(), |range| {
-                let mut dequantised = vec![0f32; CHUNK_BLOCKS * BLOCK * PANEL];
-                let mut acc = vec![0f32; m * PANEL];
-                for p in range {
-                    kernel.panel(self, p, x, m, &mut dequantised, &mut acc);
-                    // SAFETY: as above.
-                    unsafe { self.store(shared, m, p, 1, &acc) };
-                }
-            });
-        }
-        out
+        let product = Product::new(self, x, m);
+        barrier_pool().execute_chunked(product.items(), |items| product.run(items));
+        product.finish()
     }
 
     /// Copies accumulators (`m × count · 16`, row-major) of panels `p0..p0 + count` into the
@@ -161,9 +133,82 @@ impl Int8Matrix {
 /// The output pointer shared with the pool's workers.
 #[derive(Clone, Copy)]
 struct SharedOut(*mut f32);
-// SAFETY: see `matmul_t`: workers write disjoint elements.
+// SAFETY: see `Product::run`: workers write disjoint elements.
 unsafe impl Send for SharedOut {}
 unsafe impl Sync for SharedOut {}
+
+/// `x · Wᵀ` as work items for the thread pool, so that several products and other work can
+/// share one dispatch: `run` the items `0..items()` (each exactly once, on any threads), then
+/// `finish`.
+pub struct Product<'a> {
+    w: &'a Int8Matrix,
+    x: &'a [f32],
+    m: usize,
+    kernel: Kernel,
+    out: Vec<f32>,
+    /// Where workers write: `out`'s buffer, which `finish` hands over.
+    dst: SharedOut,
+}
+
+impl<'a> Product<'a> {
+    /// `x` is m × cols, row-major.
+    pub fn new(w: &'a Int8Matrix, x: &'a [f32], m: usize) -> Self {
+        Self::with_kernel(w, x, m, Kernel::detect())
+    }
+
+    fn with_kernel(w: &'a Int8Matrix, x: &'a [f32], m: usize, kernel: Kernel) -> Self {
+        assert_eq!(x.len(), m * w.cols, "input is not m × cols");
+        let mut out = vec![0f32; m * w.rows];
+        let dst = SharedOut(out.as_mut_ptr());
+        Self {
+            w,
+            x,
+            m,
+            kernel,
+            out,
+            dst,
+        }
+    }
+
+    /// Number of work items: pairs of panels for a single row, panels for a batch.
+    pub fn items(&self) -> usize {
+        if self.m == 1 {
+            self.w.panels().div_ceil(GEMV_PANELS)
+        } else {
+            self.w.panels()
+        }
+    }
+
+    /// Computes work items `items` (a sub-range of `0..items()`).
+    pub fn run(&self, items: std::ops::Range<usize>) {
+        let (w, x, m) = (self.w, self.x, self.m);
+        assert!(items.end <= self.items(), "work item out of range");
+        if m == 1 {
+            for item in items {
+                let p0 = item * GEMV_PANELS;
+                let count = GEMV_PANELS.min(w.panels() - p0);
+                let mut acc = [0f32; GEMV_PANELS * PANEL];
+                self.kernel.gemv(w, p0, count, x, &mut acc);
+                // SAFETY: work items own disjoint panels, hence disjoint output columns, and
+                // `out` lives as long as `self`.
+                unsafe { w.store(self.dst, 1, p0, count, &acc) };
+            }
+        } else {
+            let mut dequantised = vec![0f32; CHUNK_BLOCKS * BLOCK * PANEL];
+            let mut acc = vec![0f32; m * PANEL];
+            for p in items {
+                self.kernel.panel(w, p, x, m, &mut dequantised, &mut acc);
+                // SAFETY: as above.
+                unsafe { w.store(self.dst, m, p, 1, &acc) };
+            }
+        }
+    }
+
+    /// The m × rows result (complete once every item has run).
+    pub fn finish(self) -> Vec<f32> {
+        self.out
+    }
+}
 
 /// Quantises consecutive blocks of 32: scale = max |x| / 127, value = round(x / scale).
 fn quantize_blocks(data: &[f32]) -> (Vec<i8>, Vec<f32>) {
@@ -483,14 +528,20 @@ mod tests {
         }
     }
 
+    fn portable_product(w: &Int8Matrix, x: &[f32], m: usize) -> Vec<f32> {
+        let product = Product::with_kernel(w, x, m, Kernel::Portable);
+        product.run(0..product.items());
+        product.finish()
+    }
+
     #[test]
     fn simd_and_portable_kernels_agree() {
         let (n, k, m) = (19, 160, 7);
         let q = Int8Matrix::quantize(&lcg(5, n * k), n, k).unwrap();
         let x = lcg(6, m * k);
-        let portable = q.product(Kernel::Portable, &x, m);
-        assert_eq!(portable[..n], q.product(Kernel::Portable, &x[..k], 1)[..]);
-        let simd = q.product(Kernel::detect(), &x, m);
+        let portable = portable_product(&q, &x, m);
+        assert_eq!(portable[..n], portable_product(&q, &x[..k], 1)[..]);
+        let simd = q.matmul_t(&x, m);
         for (a, b) in simd.iter().zip(&portable) {
             assert!((a - b).abs() <= 1e-4 * b.abs().max(1.0), "{a} vs {b}");
         }

@@ -6,6 +6,7 @@
 //! row. Either way a row's result is the same whatever else is in the batch.
 
 use std::collections::HashMap;
+use std::ops::Range;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
@@ -17,7 +18,7 @@ use candle_core::{DType, Device, Tensor};
 use super::config::{Arch, LmConfig};
 use super::error::{io_err, model_err, Result};
 use super::attention::{attend, Heads, KvCache, SeqAttention};
-use super::int8::Int8Matrix;
+use super::int8::{Int8Matrix, Product};
 use super::ops::{add_assign, rms_norm_rows, silu_mul, Rope};
 use super::lora::{LoraAdapter, TargetModule};
 
@@ -68,18 +69,18 @@ impl Linear {
     pub fn forward(&self, x: &[f32], m: usize) -> Result<Vec<f32>> {
         let mut y = match &self.weight {
             Weight::Int8(w) => w.matmul_t(x, m),
-            Weight::Dense(w) => {
-                let k = x.len() / m.max(1);
-                let xt = Tensor::from_slice(x, (m, k), &Device::Cpu)?;
-                to_vec(&xt.apply_op1_no_bwd(w.as_ref())?)?
-            }
+            Weight::Dense(w) => dense_product(w, x, m)?,
         };
+        self.add_bias(&mut y);
+        Ok(y)
+    }
+
+    fn add_bias(&self, y: &mut [f32]) {
         if let Some(b) = &self.bias {
             for row in y.chunks_exact_mut(b.len()) {
                 add_assign(row, b);
             }
         }
-        Ok(y)
     }
 
     /// (out, in) of the weight.
@@ -97,6 +98,13 @@ impl Linear {
             Weight::Int8(w) => w.bytes(),
         }
     }
+}
+
+/// `x Wᵀ` through candle's CPU kernel (one dot product per output element).
+fn dense_product(w: &QTensor, x: &[f32], m: usize) -> Result<Vec<f32>> {
+    let k = x.len() / m.max(1);
+    let xt = Tensor::from_slice(x, (m, k), &Device::Cpu)?;
+    to_vec(&xt.apply_op1_no_bwd(w)?)
 }
 
 #[derive(Debug)]
@@ -335,38 +343,93 @@ impl CausalLm {
                 .sum::<usize>()
     }
 
-    /// Base projection of `x` (rows × in) for the whole batch, then each adapter's low-rank
-    /// term on its own rows.
+    /// Projections of `x` (rows × in) by several modules sharing that input (q, k and v; gate
+    /// and up; or one alone), in module order: the base projections for the whole batch and
+    /// each adapter's low-rank term on its own rows, as work items of one pool dispatch.
+    ///
+    /// An adapter's term is computed into its own buffer from zero and then added to the base
+    /// output, so it does not matter which of them finishes first.
     fn project(
         &self,
         layer: usize,
-        m: TargetModule,
+        modules: &[TargetModule],
+        x: &[f32],
+        segs: &[(usize, usize, Option<&LoraAdapter>)],
+    ) -> Result<Vec<Vec<f32>>> {
+        let inf = self.config.in_features(modules[0]);
+        let rows = x.len() / inf;
+        let linears: Vec<&Linear> = modules
+            .iter()
+            .map(|m| &self.layers[layer].proj[m.index()])
+            .collect();
+        // Dense bases go through candle, which has its own dispatch; int8 ones join this one.
+        let mut dense = Vec::with_capacity(modules.len());
+        let mut products = Vec::with_capacity(modules.len());
+        for linear in &linears {
+            match &linear.weight {
+                Weight::Int8(w) => {
+                    dense.push(None);
+                    products.push(Some(Product::new(w, x, rows)));
+                }
+                Weight::Dense(w) => {
+                    dense.push(Some(dense_product(w, x, rows)?));
+                    products.push(None);
+                }
+            }
+        }
+        // (module position, first row, rows, pair, the term's buffer)
+        let mut terms = Vec::new();
+        for (i, &m) in modules.iter().enumerate() {
+            let out = self.config.out_features(m);
+            for &(off, n, adapter) in segs {
+                if let Some(p) = adapter.and_then(|a| a.pair(layer, m)) {
+                    terms.push((i, off, n, p, Mutex::new(vec![0f32; n * out])));
+                }
+            }
+        }
+        let mut jobs: Vec<(usize, Box<dyn Fn(Range<usize>) + Sync + '_>)> = products
+            .iter()
+            .flatten()
+            .map(|p| (p.items(), Box::new(|r| p.run(r)) as Box<dyn Fn(Range<usize>) + Sync>))
+            .collect();
+        jobs.push((
+            terms.len(),
+            Box::new(|r: Range<usize>| {
+                for (_, off, n, pair, term) in &terms[r] {
+                    if let Ok(mut term) = term.lock() {
+                        pair.apply(&x[off * inf..(off + n) * inf], &mut term);
+                    }
+                }
+            }),
+        ));
+        run_jobs(&jobs);
+        drop(jobs);
+        let mut outputs: Vec<Vec<f32>> = products
+            .into_iter()
+            .zip(dense)
+            .zip(&linears)
+            .map(|((p, d), linear)| {
+                let mut y = p.map(Product::finish).or(d).unwrap_or_default();
+                linear.add_bias(&mut y);
+                y
+            })
+            .collect();
+        for (i, off, n, _, term) in terms {
+            let out = self.config.out_features(modules[i]);
+            let term = term.into_inner().unwrap_or_else(|e| e.into_inner());
+            add_assign(&mut outputs[i][off * out..(off + n) * out], &term);
+        }
+        Ok(outputs)
+    }
+
+    fn project_one(
+        &self,
+        layer: usize,
+        module: TargetModule,
         x: &[f32],
         segs: &[(usize, usize, Option<&LoraAdapter>)],
     ) -> Result<Vec<f32>> {
-        let inf = self.config.in_features(m);
-        let out = self.config.out_features(m);
-        let mut y = self.layers[layer].proj[m.index()].forward(x, x.len() / inf)?;
-        // Each sequence's rows of y, paired with its adapter's matrices when it has them; the
-        // sequences are independent work items of the thread pool.
-        let mut rest = y.as_mut_slice();
-        let mut work = Vec::new();
-        for &(off, n, adapter) in segs {
-            let (mine, tail) = std::mem::take(&mut rest).split_at_mut(n * out);
-            rest = tail;
-            if let Some(p) = adapter.and_then(|a| a.pair(layer, m)) {
-                work.push((p, &x[off * inf..(off + n) * inf], Mutex::new(mine)));
-            }
-        }
-        barrier_pool().execute_chunked(work.len(), |range| {
-            for (p, xs, ys) in &work[range] {
-                if let Ok(mut ys) = ys.lock() {
-                    p.apply(xs, &mut ys);
-                }
-            }
-        });
-        drop(work);
-        Ok(y)
+        Ok(self.project(layer, &[module], x, segs)?.pop().unwrap_or_default())
     }
 
     /// One step for a batch of sequences; returns the logits of each sequence's last new
@@ -418,9 +481,7 @@ impl CausalLm {
         }
         for (l, layer) in self.layers.iter().enumerate() {
             let h = rms_norm_rows(&x, &layer.attn_norm, eps);
-            let mut q = self.project(l, TargetModule::Q, &h, &segs)?;
-            let mut k = self.project(l, TargetModule::K, &h, &segs)?;
-            let v = self.project(l, TargetModule::V, &h, &segs)?;
+            let [mut q, mut k, v] = take3(self.project(l, &[TargetModule::Q, TargetModule::K, TargetModule::V], &h, &segs)?);
             for (s, &(off, t, _)) in steps.iter_mut().zip(&segs) {
                 for i in 0..t {
                     let pos = s.cache.len + i;
@@ -445,12 +506,11 @@ impl CausalLm {
                 })
                 .collect();
             let attn = attend(&q, &seqs, heads);
-            add_assign(&mut x, &self.project(l, TargetModule::O, &attn, &segs)?);
+            add_assign(&mut x, &self.project_one(l, TargetModule::O, &attn, &segs)?);
             let h = rms_norm_rows(&x, &layer.ffn_norm, eps);
-            let mut gate = self.project(l, TargetModule::Gate, &h, &segs)?;
-            let up = self.project(l, TargetModule::Up, &h, &segs)?;
+            let [mut gate, up] = take2(self.project(l, &[TargetModule::Gate, TargetModule::Up], &h, &segs)?);
             silu_mul(&mut gate, &up);
-            add_assign(&mut x, &self.project(l, TargetModule::Down, &gate, &segs)?);
+            add_assign(&mut x, &self.project_one(l, TargetModule::Down, &gate, &segs)?);
         }
         let mut last = Vec::with_capacity(steps.len() * hidden);
         for (s, &(off, t, _)) in steps.iter_mut().zip(&segs) {
@@ -464,4 +524,34 @@ impl CausalLm {
             .map(<[f32]>::to_vec)
             .collect())
     }
+}
+
+/// Runs jobs given as (work items, run a range of them) in one dispatch of the thread pool.
+fn run_jobs(jobs: &[(usize, Box<dyn Fn(Range<usize>) + Sync + '_>)]) {
+    let total = jobs.iter().map(|j| j.0).sum();
+    barrier_pool().execute_chunked(total, |range| {
+        // Split the range at job boundaries.
+        let mut first = 0;
+        for (items, run) in jobs {
+            let (start, end) = (range.start.max(first), range.end.min(first + items));
+            if start < end {
+                run(start - first..end - first);
+            }
+            first += items;
+        }
+    });
+}
+
+fn take2(v: Vec<Vec<f32>>) -> [Vec<f32>; 2] {
+    let mut it = v.into_iter();
+    [it.next().unwrap_or_default(), it.next().unwrap_or_default()]
+}
+
+fn take3(v: Vec<Vec<f32>>) -> [Vec<f32>; 3] {
+    let mut it = v.into_iter();
+    [
+        it.next().unwrap_or_default(),
+        it.next().unwrap_or_default(),
+        it.next().unwrap_or_default(),
+    ]
 }
