@@ -12,10 +12,8 @@
 
 use std::sync::Mutex;
 
-use candle_core::utils::barrier_pool;
-
-use super::ops::{axpy, softmax};
-use crate::simd::avx2_build;
+use super::ops::softmax;
+use super::pool::run_ranges;
 
 /// Positions per key block.
 const LANES: usize = 8;
@@ -99,11 +97,10 @@ pub(crate) fn attend(q: &[f32], seqs: &[SeqAttention<'_>], h: Heads) -> Vec<f32>
     let group = h.heads / h.kv_heads;
     let items = seqs.len() * h.kv_heads;
     let results: Vec<Mutex<Vec<f32>>> = (0..items).map(|_| Mutex::new(Vec::new())).collect();
-    barrier_pool().execute_chunked(items, |range| {
-        let mut scores = Vec::new();
+    run_ranges(items, |range| {
         for item in range {
             let (s, kv) = (&seqs[item / h.kv_heads], item % h.kv_heads);
-            let out = attend_group(q, s, kv, h, &mut scores);
+            let out = attend_group(q, s, kv, h);
             if let Ok(mut slot) = results[item].lock() {
                 *slot = out;
             }
@@ -125,53 +122,183 @@ pub(crate) fn attend(q: &[f32], seqs: &[SeqAttention<'_>], h: Heads) -> Vec<f32>
     out
 }
 
-avx2_build! {
-    /// The query heads sharing key/value head `kv`, for one sequence's `new` rows:
-    /// `[query head in group][row][dimension]`.
-    fn attend_group(
-        q: &[f32],
-        s: &SeqAttention<'_>,
-        kv: usize,
-        h: Heads,
-        scores: &mut Vec<f32>,
-    ) -> Vec<f32> {
-        let d = h.head_dim;
-        let group = h.heads / h.kv_heads;
-        let width = h.heads * d;
-        let scale = 1.0 / (d as f32).sqrt();
-        let (keys, values) = (&s.cache.keys[kv], &s.cache.values[kv]);
-        let first = s.cache.len - s.new;
-        let mut out = vec![0f32; group * s.new * d];
-        for g in 0..group {
-            let head = kv * group + g;
-            for i in 0..s.new {
-                let qrow = &q[(s.row + i) * width + head * d..][..d];
-                let len = first + i + 1;
-                scores.clear();
-                for block in keys.chunks_exact(d * LANES).take(len.div_ceil(LANES)) {
-                    // Four partial sums over the dimensions (t mod 4), then in a fixed order:
-                    // four independent add chains instead of one.
-                    let mut part = [[0f32; LANES]; 4];
-                    for (t, &qt) in qrow.iter().enumerate() {
-                        let krow = &block[t * LANES..(t + 1) * LANES];
-                        let p = &mut part[t % 4];
-                        for l in 0..LANES {
-                            p[l] += qt * krow[l];
-                        }
-                    }
+/// The query heads sharing key/value head `kv`, for one sequence's `new` rows:
+/// `[query head in group][row][dimension]`.
+fn attend_group(q: &[f32], s: &SeqAttention<'_>, kv: usize, h: Heads) -> Vec<f32> {
+    let kernels = Kernels::detect();
+    let d = h.head_dim;
+    let group = h.heads / h.kv_heads;
+    let width = h.heads * d;
+    let scale = 1.0 / (d as f32).sqrt();
+    let (keys, values) = (&s.cache.keys[kv], &s.cache.values[kv]);
+    let first = s.cache.len - s.new;
+    let mut out = vec![0f32; group * s.new * d];
+    let mut scores = vec![0f32; s.cache.len.next_multiple_of(LANES)];
+    for g in 0..group {
+        let head = kv * group + g;
+        for i in 0..s.new {
+            let qrow = &q[(s.row + i) * width + head * d..][..d];
+            let len = first + i + 1;
+            let blocks = len.div_ceil(LANES);
+            for (block, dst) in keys.chunks_exact(d * LANES).zip(scores.chunks_exact_mut(LANES)).take(blocks) {
+                kernels.block_scores(qrow, block, scale, dst);
+            }
+            let scores = &mut scores[..len];
+            softmax(scores);
+            kernels.weighted_sum(scores, values, &mut out[(g * s.new + i) * d..][..d]);
+        }
+    }
+    out
+}
+
+/// The two inner loops of attention, for AVX2 + FMA when the CPU has them. Each gives one
+/// fixed instruction sequence per output whatever the batch, so results are batch-invariant
+/// either way (the two builds differ from each other in rounding).
+#[derive(Clone, Copy)]
+enum Kernels {
+    Portable,
+    #[cfg(target_arch = "x86_64")]
+    Avx2,
+}
+
+impl Kernels {
+    fn detect() -> Self {
+        #[cfg(target_arch = "x86_64")]
+        if is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma") {
+            return Self::Avx2;
+        }
+        Self::Portable
+    }
+
+    /// `out[l] = scale · (q · key_l)` for the eight positions of a key block
+    /// (`[dimension][position]`).
+    fn block_scores(self, q: &[f32], block: &[f32], scale: f32, out: &mut [f32]) {
+        match self {
+            Self::Portable => {
+                let mut acc = [0f32; LANES];
+                for (&qt, key) in q.iter().zip(block.chunks_exact(LANES)) {
                     for l in 0..LANES {
-                        scores.push(scale * ((part[0][l] + part[1][l]) + (part[2][l] + part[3][l])));
+                        acc[l] += qt * key[l];
                     }
                 }
-                scores.truncate(len);
-                softmax(scores);
-                let o = &mut out[(g * s.new + i) * d..][..d];
-                for (&w, v) in scores.iter().zip(values.chunks_exact(d)) {
-                    axpy(w, v, o);
+                for l in 0..LANES {
+                    out[l] = scale * acc[l];
+                }
+            }
+            // SAFETY: AVX2 and FMA are present (checked in `detect`).
+            #[cfg(target_arch = "x86_64")]
+            Self::Avx2 => unsafe { avx2::block_scores(q, block, scale, out) },
+        }
+    }
+
+    /// `out = Σ_p weights[p] · values[p]` over positions in order (`values` position-major,
+    /// `out.len()` per position).
+    fn weighted_sum(self, weights: &[f32], values: &[f32], out: &mut [f32]) {
+        match self {
+            Self::Portable => {
+                out.fill(0.0);
+                for (&w, v) in weights.iter().zip(values.chunks_exact(out.len())) {
+                    for (o, &x) in out.iter_mut().zip(v) {
+                        *o += w * x;
+                    }
+                }
+            }
+            // SAFETY: as above.
+            #[cfg(target_arch = "x86_64")]
+            Self::Avx2 => unsafe { avx2::weighted_sum(weights, values, out) },
+        }
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[allow(clippy::needless_range_loop)] // index loops over the const-size register arrays read best
+mod avx2 {
+    use super::LANES;
+    use std::arch::x86_64::*;
+
+    /// [`super::Kernels::block_scores`]: the dimensions split eight ways, eight FMA chains in
+    /// flight, summed in a fixed tree.
+    ///
+    /// # Safety
+    /// AVX2 and FMA; `block` has `q.len() · 8` values and `out` 8.
+    #[target_feature(enable = "avx2,fma")]
+    pub unsafe fn block_scores(q: &[f32], block: &[f32], scale: f32, out: &mut [f32]) {
+        debug_assert!(block.len() >= q.len() * LANES && out.len() >= LANES);
+        let mut acc = [_mm256_setzero_ps(); 8];
+        let (qp, bp) = (q.as_ptr(), block.as_ptr());
+        // Whole groups of eight dimensions with constant register indices (a running index
+        // would keep the accumulators on the stack); the rest goes to the first chain.
+        let full = q.len() / 8 * 8;
+        for t0 in (0..full).step_by(8) {
+            for r in 0..8 {
+                // SAFETY: t0 + r < q.len(), and row t0 + r of the block has 8 values.
+                unsafe {
+                    let key = _mm256_loadu_ps(bp.add((t0 + r) * LANES));
+                    acc[r] = _mm256_fmadd_ps(_mm256_set1_ps(*qp.add(t0 + r)), key, acc[r]);
                 }
             }
         }
-        out
+        for t in full..q.len() {
+            // SAFETY: as above.
+            unsafe {
+                let key = _mm256_loadu_ps(bp.add(t * LANES));
+                acc[0] = _mm256_fmadd_ps(_mm256_set1_ps(*qp.add(t)), key, acc[0]);
+            }
+        }
+        let quads = [
+            _mm256_add_ps(acc[0], acc[1]),
+            _mm256_add_ps(acc[2], acc[3]),
+            _mm256_add_ps(acc[4], acc[5]),
+            _mm256_add_ps(acc[6], acc[7]),
+        ];
+        let sum = _mm256_add_ps(_mm256_add_ps(quads[0], quads[1]), _mm256_add_ps(quads[2], quads[3]));
+        // SAFETY: out has 8 values.
+        unsafe { _mm256_storeu_ps(out.as_mut_ptr(), _mm256_mul_ps(sum, _mm256_set1_ps(scale))) };
+    }
+
+    /// [`super::Kernels::weighted_sum`]: 64 dimensions (eight registers) at a time, then
+    /// eight, then one by one, each one FMA chain over the positions in order.
+    ///
+    /// # Safety
+    /// AVX2 and FMA; `values` has `weights.len() · out.len()` values.
+    #[target_feature(enable = "avx2,fma")]
+    pub unsafe fn weighted_sum(weights: &[f32], values: &[f32], out: &mut [f32]) {
+        let d = out.len();
+        debug_assert!(values.len() >= weights.len() * d);
+        let vp = values.as_ptr();
+        let mut c = 0;
+        while c + 64 <= d {
+            let mut acc = [_mm256_setzero_ps(); 8];
+            for (p, &w) in weights.iter().enumerate() {
+                let wv = _mm256_set1_ps(w);
+                for r in 0..8 {
+                    // SAFETY: position p, dimensions c + 8r .. +8 are inside `values`.
+                    acc[r] = _mm256_fmadd_ps(wv, unsafe { _mm256_loadu_ps(vp.add(p * d + c + 8 * r)) }, acc[r]);
+                }
+            }
+            for r in 0..8 {
+                // SAFETY: dimensions c + 8r .. +8 are inside `out`.
+                unsafe { _mm256_storeu_ps(out.as_mut_ptr().add(c + 8 * r), acc[r]) };
+            }
+            c += 64;
+        }
+        while c + 8 <= d {
+            let mut acc = _mm256_setzero_ps();
+            for (p, &w) in weights.iter().enumerate() {
+                // SAFETY: as above.
+                acc = _mm256_fmadd_ps(_mm256_set1_ps(w), unsafe { _mm256_loadu_ps(vp.add(p * d + c)) }, acc);
+            }
+            // SAFETY: as above.
+            unsafe { _mm256_storeu_ps(out.as_mut_ptr().add(c), acc) };
+            c += 8;
+        }
+        for t in c..d {
+            let mut acc = 0f32;
+            for (p, &w) in weights.iter().enumerate() {
+                acc = w.mul_add(values[p * d + t], acc);
+            }
+            out[t] = acc;
+        }
     }
 }
 
@@ -204,8 +331,15 @@ mod tests {
 
     #[test]
     fn matches_naive_attention_across_a_prefill_and_decode_steps() {
-        // 11 positions cross a key block (8); 4 query heads share 2 key/value heads.
-        let (n, d, prefill) = (11, 8, 9);
+        // 11 positions cross a key block (8); 4 query heads share 2 key/value heads; head
+        // widths 8, 72 (64 + 8) and 67 (64 + 3) take every path of the weighted sum.
+        for d in [8, 72, 67] {
+            check_against_naive(d);
+        }
+    }
+
+    fn check_against_naive(d: usize) {
+        let (n, prefill) = (11, 9);
         let h = Heads { heads: 4, kv_heads: 2, head_dim: d };
         let (qw, kw) = (h.heads * d, h.kv_heads * d);
         let (q, k, v) = (values(1, n * qw), values(2, n * kw), values(3, n * kw));

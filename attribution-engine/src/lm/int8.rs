@@ -17,7 +17,7 @@
 //! on the rows computed beside it (continuous batching relies on this). Inputs stay f32 (no
 //! second rounding).
 
-use candle_core::utils::barrier_pool;
+use super::pool::run_ranges;
 
 /// Values per quantisation block.
 pub const BLOCK: usize = 32;
@@ -102,23 +102,25 @@ impl Int8Matrix {
     /// `x` (m × cols, row-major) times the transpose of this matrix: m × rows.
     pub fn matmul_t(&self, x: &[f32], m: usize) -> Vec<f32> {
         let product = Product::new(self, x, m);
-        barrier_pool().execute_chunked(product.items(), |items| product.run(items));
+        run_ranges(product.items(), |items| product.run(items));
         product.finish()
     }
 
-    /// Copies accumulators (`m × count · 16`, row-major) of panels `p0..p0 + count` into the
-    /// m × rows output, dropping the padding rows of the last panel.
+    /// Copies accumulators (`rows.len() × count · 16`, row-major) of panels `p0..p0 + count`
+    /// into input rows `rows` of the m × self.rows output, dropping the padding rows of the
+    /// last panel.
     ///
     /// # Safety
-    /// `out` points to the m × rows output, and no other thread writes these panels' columns.
-    unsafe fn store(&self, out: SharedOut, m: usize, p0: usize, count: usize, acc: &[f32]) {
+    /// `out` points to the m × self.rows output, `rows.end <= m`, and no other thread writes
+    /// these rows of these panels' columns.
+    unsafe fn store(&self, out: SharedOut, rows: std::ops::Range<usize>, p0: usize, count: usize, acc: &[f32]) {
         let width = count * PANEL;
         let j0 = p0 * PANEL;
         let valid = width.min(self.rows - j0);
-        for i in 0..m {
+        for (a, i) in rows.enumerate() {
             // SAFETY: row i, columns j0..j0 + valid lie inside the output (caller's contract).
             let dst = unsafe { std::slice::from_raw_parts_mut(out.0.add(i * self.rows + j0), valid) };
-            dst.copy_from_slice(&acc[i * width..][..valid]);
+            dst.copy_from_slice(&acc[a * width..][..valid]);
         }
     }
 
@@ -170,13 +172,22 @@ impl<'a> Product<'a> {
         }
     }
 
-    /// Number of work items: pairs of panels for a single row, panels for a batch.
+    /// Number of work items: pairs of panels for a single row; for a batch, every panel for
+    /// every block of input rows.
     pub fn items(&self) -> usize {
         if self.m == 1 {
             self.w.panels().div_ceil(GEMV_PANELS)
         } else {
-            self.w.panels()
+            self.m.div_ceil(self.row_block()) * self.w.panels()
         }
+    }
+
+    /// Input rows per block: as many tiles as keep the block's inputs (re-read for every
+    /// panel) within about 192 KB of L2 — a long prompt's whole input would not fit and would
+    /// stream from L3 once per panel.
+    fn row_block(&self) -> usize {
+        let fit = (192 * 1024 / (self.w.cols * std::mem::size_of::<f32>())).max(TILE_INPUTS);
+        (fit / TILE_INPUTS * TILE_INPUTS).min(self.m)
     }
 
     /// Computes work items `items` (a sub-range of `0..items()`).
@@ -191,15 +202,22 @@ impl<'a> Product<'a> {
                 self.kernel.gemv(w, p0, count, x, &mut acc);
                 // SAFETY: work items own disjoint panels, hence disjoint output columns, and
                 // `out` lives as long as `self`.
-                unsafe { w.store(self.dst, 1, p0, count, &acc) };
+                unsafe { w.store(self.dst, 0..1, p0, count, &acc) };
             }
         } else {
+            let block = self.row_block();
             let mut dequantised = vec![0f32; CHUNK_BLOCKS * BLOCK * PANEL];
-            let mut acc = vec![0f32; m * PANEL];
-            for p in items {
-                self.kernel.panel(w, p, x, m, &mut dequantised, &mut acc);
-                // SAFETY: as above.
-                unsafe { w.store(self.dst, m, p, 1, &acc) };
+            let mut acc = vec![0f32; block * PANEL];
+            for item in items {
+                // Consecutive items share a block of input rows, which stays in cache.
+                let (b, p) = (item / w.panels(), item % w.panels());
+                let rows = b * block..m.min((b + 1) * block);
+                let n = rows.len();
+                let xs = &x[rows.start * w.cols..rows.end * w.cols];
+                self.kernel.panel(w, p, xs, n, &mut dequantised, &mut acc[..n * PANEL]);
+                // SAFETY: work items own disjoint (row block, panel) pairs, hence disjoint
+                // output elements; `out` lives as long as `self`.
+                unsafe { w.store(self.dst, rows, p, 1, &acc[..n * PANEL]) };
             }
         }
     }
@@ -525,6 +543,20 @@ mod tests {
             for (i, row) in alone.iter().take(m).enumerate() {
                 assert_eq!(row[..], batch[i * n..(i + 1) * n], "row {i} of a batch of {m}");
             }
+        }
+    
+    }
+
+    #[test]
+    fn blocks_of_input_rows_give_the_same_bits() {
+        // 4096 columns: 12 input rows per block (192 KB), so 30 rows run as 12 + 12 + 6.
+        let (n, k, m) = (20, 4096, 30);
+        let q = Int8Matrix::quantize(&lcg(11, n * k), n, k).unwrap();
+        let x = lcg(12, m * k);
+        assert_eq!(Product::new(&q, &x, m).row_block(), 12);
+        let batch = q.matmul_t(&x, m);
+        for i in 0..m {
+            assert_eq!(q.matmul_t(&x[i * k..(i + 1) * k], 1), batch[i * n..(i + 1) * n], "row {i}");
         }
     }
 

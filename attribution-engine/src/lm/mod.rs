@@ -18,6 +18,7 @@ pub mod int8;
 pub mod lora;
 pub mod model;
 pub(crate) mod ops;
+mod pool;
 
 pub use config::{Arch, LmConfig};
 pub use error::{LmError, Result};

@@ -10,7 +10,6 @@ use std::ops::Range;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
-use candle_core::utils::barrier_pool;
 
 use candle_core::quantized::{gguf_file, GgmlDType, QTensor};
 use candle_core::{DType, Device, Tensor};
@@ -19,6 +18,7 @@ use super::config::{Arch, LmConfig};
 use super::error::{io_err, model_err, Result};
 use super::attention::{attend, Heads, KvCache, SeqAttention};
 use super::int8::{Int8Matrix, Product};
+use super::pool::{run_jobs, Job};
 use super::ops::{add_assign, rms_norm_rows, silu_mul, Rope};
 use super::lora::{LoraAdapter, TargetModule};
 
@@ -387,12 +387,9 @@ impl CausalLm {
                 }
             }
         }
-        let mut jobs: Vec<(usize, Box<dyn Fn(Range<usize>) + Sync + '_>)> = products
-            .iter()
-            .flatten()
-            .map(|p| (p.items(), Box::new(|r| p.run(r)) as Box<dyn Fn(Range<usize>) + Sync>))
-            .collect();
-        jobs.push((
+        // The adapters' terms first: they are the larger items, and cheap panels last keep
+        // the threads' finishing times close.
+        let mut jobs: Vec<Job<'_>> = vec![(
             terms.len(),
             Box::new(|r: Range<usize>| {
                 for (_, off, n, pair, term) in &terms[r] {
@@ -401,7 +398,10 @@ impl CausalLm {
                     }
                 }
             }),
-        ));
+        )];
+        for p in products.iter().flatten() {
+            jobs.push((p.items(), Box::new(|r| p.run(r))));
+        }
         run_jobs(&jobs);
         drop(jobs);
         let mut outputs: Vec<Vec<f32>> = products
@@ -524,22 +524,6 @@ impl CausalLm {
             .map(<[f32]>::to_vec)
             .collect())
     }
-}
-
-/// Runs jobs given as (work items, run a range of them) in one dispatch of the thread pool.
-fn run_jobs(jobs: &[(usize, Box<dyn Fn(Range<usize>) + Sync + '_>)]) {
-    let total = jobs.iter().map(|j| j.0).sum();
-    barrier_pool().execute_chunked(total, |range| {
-        // Split the range at job boundaries.
-        let mut first = 0;
-        for (items, run) in jobs {
-            let (start, end) = (range.start.max(first), range.end.min(first + items));
-            if start < end {
-                run(start - first..end - first);
-            }
-            first += items;
-        }
-    });
 }
 
 fn take2(v: Vec<Vec<f32>>) -> [Vec<f32>; 2] {
