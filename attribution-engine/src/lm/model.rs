@@ -100,6 +100,13 @@ impl Linear {
     }
 }
 
+/// A base projection of [`CausalLm::project`]: an int8 product whose work items join the
+/// dispatch, or a dense one candle has already computed.
+enum Base<'a> {
+    Pending(Product<'a>),
+    Done(Vec<f32>),
+}
+
 /// `x Wᵀ` through candle's CPU kernel (one dot product per output element).
 fn dense_product(w: &QTensor, x: &[f32], m: usize) -> Result<Vec<f32>> {
     let k = x.len() / m.max(1);
@@ -349,13 +356,13 @@ impl CausalLm {
     ///
     /// An adapter's term is computed into its own buffer from zero and then added to the base
     /// output, so it does not matter which of them finishes first.
-    fn project(
+    fn project<const N: usize>(
         &self,
         layer: usize,
-        modules: &[TargetModule],
+        modules: [TargetModule; N],
         x: &[f32],
         segs: &[(usize, usize, Option<&LoraAdapter>)],
-    ) -> Result<Vec<Vec<f32>>> {
+    ) -> Result<[Vec<f32>; N]> {
         let inf = self.config.in_features(modules[0]);
         let rows = x.len() / inf;
         let linears: Vec<&Linear> = modules
@@ -363,19 +370,12 @@ impl CausalLm {
             .map(|m| &self.layers[layer].proj[m.index()])
             .collect();
         // Dense bases go through candle, which has its own dispatch; int8 ones join this one.
-        let mut dense = Vec::with_capacity(modules.len());
-        let mut products = Vec::with_capacity(modules.len());
+        let mut bases = Vec::with_capacity(N);
         for linear in &linears {
-            match &linear.weight {
-                Weight::Int8(w) => {
-                    dense.push(None);
-                    products.push(Some(Product::new(w, x, rows)));
-                }
-                Weight::Dense(w) => {
-                    dense.push(Some(dense_product(w, x, rows)?));
-                    products.push(None);
-                }
-            }
+            bases.push(match &linear.weight {
+                Weight::Int8(w) => Base::Pending(Product::new(w, x, rows)),
+                Weight::Dense(w) => Base::Done(dense_product(w, x, rows)?),
+            });
         }
         // (module position, first row, rows, pair, the term's buffer)
         let mut terms = Vec::new();
@@ -399,17 +399,21 @@ impl CausalLm {
                 }
             }),
         )];
-        for p in products.iter().flatten() {
-            jobs.push((p.items(), Box::new(|r| p.run(r))));
+        for base in &bases {
+            if let Base::Pending(p) = base {
+                jobs.push((p.items(), Box::new(|r| p.run(r))));
+            }
         }
         run_jobs(&jobs);
         drop(jobs);
-        let mut outputs: Vec<Vec<f32>> = products
+        let mut outputs: Vec<Vec<f32>> = bases
             .into_iter()
-            .zip(dense)
             .zip(&linears)
-            .map(|((p, d), linear)| {
-                let mut y = p.map(Product::finish).or(d).unwrap_or_default();
+            .map(|(base, linear)| {
+                let mut y = match base {
+                    Base::Pending(p) => p.finish(),
+                    Base::Done(y) => y,
+                };
                 linear.add_bias(&mut y);
                 y
             })
@@ -419,17 +423,9 @@ impl CausalLm {
             let term = term.into_inner().unwrap_or_else(|e| e.into_inner());
             add_assign(&mut outputs[i][off * out..(off + n) * out], &term);
         }
-        Ok(outputs)
-    }
-
-    fn project_one(
-        &self,
-        layer: usize,
-        module: TargetModule,
-        x: &[f32],
-        segs: &[(usize, usize, Option<&LoraAdapter>)],
-    ) -> Result<Vec<f32>> {
-        Ok(self.project(layer, &[module], x, segs)?.pop().unwrap_or_default())
+        outputs
+            .try_into()
+            .map_err(|_| model_err("a projection group lost an output"))
     }
 
     /// One step for a batch of sequences; returns the logits of each sequence's last new
@@ -481,7 +477,12 @@ impl CausalLm {
         }
         for (l, layer) in self.layers.iter().enumerate() {
             let h = rms_norm_rows(&x, &layer.attn_norm, eps);
-            let [mut q, mut k, v] = take3(self.project(l, &[TargetModule::Q, TargetModule::K, TargetModule::V], &h, &segs)?);
+            let [mut q, mut k, v] = self.project(
+                l,
+                [TargetModule::Q, TargetModule::K, TargetModule::V],
+                &h,
+                &segs,
+            )?;
             for (s, &(off, t, _)) in steps.iter_mut().zip(&segs) {
                 for i in 0..t {
                     let pos = s.cache.len + i;
@@ -506,11 +507,14 @@ impl CausalLm {
                 })
                 .collect();
             let attn = attend(&q, &seqs, heads);
-            add_assign(&mut x, &self.project_one(l, TargetModule::O, &attn, &segs)?);
+            let [o] = self.project(l, [TargetModule::O], &attn, &segs)?;
+            add_assign(&mut x, &o);
             let h = rms_norm_rows(&x, &layer.ffn_norm, eps);
-            let [mut gate, up] = take2(self.project(l, &[TargetModule::Gate, TargetModule::Up], &h, &segs)?);
+            let [mut gate, up] =
+                self.project(l, [TargetModule::Gate, TargetModule::Up], &h, &segs)?;
             silu_mul(&mut gate, &up);
-            add_assign(&mut x, &self.project_one(l, TargetModule::Down, &gate, &segs)?);
+            let [down] = self.project(l, [TargetModule::Down], &gate, &segs)?;
+            add_assign(&mut x, &down);
         }
         let mut last = Vec::with_capacity(steps.len() * hidden);
         for (s, &(off, t, _)) in steps.iter_mut().zip(&segs) {
@@ -524,18 +528,4 @@ impl CausalLm {
             .map(<[f32]>::to_vec)
             .collect())
     }
-}
-
-fn take2(v: Vec<Vec<f32>>) -> [Vec<f32>; 2] {
-    let mut it = v.into_iter();
-    [it.next().unwrap_or_default(), it.next().unwrap_or_default()]
-}
-
-fn take3(v: Vec<Vec<f32>>) -> [Vec<f32>; 3] {
-    let mut it = v.into_iter();
-    [
-        it.next().unwrap_or_default(),
-        it.next().unwrap_or_default(),
-        it.next().unwrap_or_default(),
-    ]
 }
