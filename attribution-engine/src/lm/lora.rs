@@ -9,6 +9,7 @@ use candle_core::{DType, Device, Tensor};
 use super::config::LmConfig;
 use super::error::{adapter_err, io_err, Result};
 use half::f16;
+use half::slice::HalfFloatSliceExt;
 
 /// The projections an adapter may target (PEFT `target_modules` names).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -189,7 +190,11 @@ impl LoraPair {
     /// Rounds `a` (rank × in) and `bt` (rank × out) to f16; the caller has checked the range.
     pub fn new(rank: usize, in_features: usize, out_features: usize, scale: f32, a: &[f32], bt: &[f32]) -> Self {
         debug_assert!(a.len() == rank * in_features && bt.len() == rank * out_features);
-        let half = |v: &[f32]| v.iter().map(|&x| f16::from_f32(x)).collect();
+        let half = |v: &[f32]| {
+            let mut h = vec![f16::ZERO; v.len()];
+            h.convert_from_f32_slice(v);
+            h
+        };
         Self {
             rank,
             in_features,
@@ -446,10 +451,13 @@ impl LoraAdapter {
             let data = view.data();
             // F32 (the common case) is decoded straight from the bytes: cold loads stay cheap.
             let values: Vec<f32> = match view.dtype() {
-                safetensors::Dtype::F32 => data
-                    .chunks_exact(4)
-                    .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-                    .collect(),
+                safetensors::Dtype::F32 => {
+                    let mut values = vec![0f32; data.len() / 4];
+                    for (v, c) in values.iter_mut().zip(data.chunks_exact(4)) {
+                        *v = f32::from_le_bytes([c[0], c[1], c[2], c[3]]);
+                    }
+                    values
+                }
                 other => {
                     let dtype = match other {
                         safetensors::Dtype::F16 => DType::F16,
@@ -526,15 +534,17 @@ impl LoraAdapter {
                     dims, want.0, want.1
                 )));
             }
-            if v.iter().any(|x| !x.is_finite()) {
-                return Err(adapter_err(format!(
-                    "{key}: contains NaN or infinite values"
-                )));
-            }
-            if v.iter().any(|x| x.abs() > f16::MAX.to_f32()) {
-                return Err(adapter_err(format!(
-                    "{key}: has values beyond ±65504, which the server's f16 adapter weights cannot hold"
-                )));
+            // One branch-free pass (it vectorises; NaN fails the comparison), the message
+            // worked out only for a bad tensor.
+            let limit = f16::MAX.to_f32();
+            if v.iter().fold(false, |bad, x| bad | !(x.abs() <= limit)) {
+                return Err(adapter_err(if v.iter().any(|x| !x.is_finite()) {
+                    format!("{key}: contains NaN or infinite values")
+                } else {
+                    format!(
+                        "{key}: has values beyond ±65504, which the server's f16 adapter weights cannot hold"
+                    )
+                }));
             }
             let slot = if is_a {
                 &mut a_parts[layer][module.index()]
