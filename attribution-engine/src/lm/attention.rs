@@ -140,9 +140,7 @@ fn attend_group(q: &[f32], s: &SeqAttention<'_>, kv: usize, h: Heads) -> Vec<f32
             let qrow = &q[(s.row + i) * width + head * d..][..d];
             let len = first + i + 1;
             let blocks = len.div_ceil(LANES);
-            for (block, dst) in keys.chunks_exact(d * LANES).zip(scores.chunks_exact_mut(LANES)).take(blocks) {
-                kernels.block_scores(qrow, block, scale, dst);
-            }
+            kernels.scores(qrow, &keys[..blocks * d * LANES], scale, &mut scores[..blocks * LANES]);
             let scores = &mut scores[..len];
             softmax(scores);
             kernels.weighted_sum(scores, values, &mut out[(g * s.new + i) * d..][..d]);
@@ -170,24 +168,26 @@ impl Kernels {
         Self::Portable
     }
 
-    /// `out[l] = scale · (q · key_l)` for the eight positions of a key block
-    /// (`[dimension][position]`).
-    fn block_scores(self, q: &[f32], block: &[f32], scale: f32, out: &mut [f32]) {
+    /// `out[8b + l] = scale · (q · key)` for position l of key block b (each block
+    /// `[dimension][position]`, `q.len() · 8` values).
+    fn scores(self, q: &[f32], keys: &[f32], scale: f32, out: &mut [f32]) {
         match self {
             Self::Portable => {
-                let mut acc = [0f32; LANES];
-                for (&qt, key) in q.iter().zip(block.chunks_exact(LANES)) {
-                    for l in 0..LANES {
-                        acc[l] += qt * key[l];
+                for (block, out) in keys.chunks_exact(q.len() * LANES).zip(out.chunks_exact_mut(LANES)) {
+                    let mut acc = [0f32; LANES];
+                    for (&qt, key) in q.iter().zip(block.chunks_exact(LANES)) {
+                        for l in 0..LANES {
+                            acc[l] += qt * key[l];
+                        }
                     }
-                }
-                for l in 0..LANES {
-                    out[l] = scale * acc[l];
+                    for l in 0..LANES {
+                        out[l] = scale * acc[l];
+                    }
                 }
             }
             // SAFETY: AVX2 and FMA are present (checked in `detect`).
             #[cfg(target_arch = "x86_64")]
-            Self::Avx2 => unsafe { avx2::block_scores(q, block, scale, out) },
+            Self::Avx2 => unsafe { avx2::scores(q, keys, scale, out) },
         }
     }
 
@@ -216,44 +216,49 @@ mod avx2 {
     use super::LANES;
     use std::arch::x86_64::*;
 
-    /// [`super::Kernels::block_scores`]: the dimensions split eight ways, eight FMA chains in
-    /// flight, summed in a fixed tree.
+    /// [`super::Kernels::scores`]: per block, the dimensions split eight ways, eight FMA
+    /// chains in flight, summed in a fixed tree.
     ///
     /// # Safety
-    /// AVX2 and FMA; `block` has `q.len() · 8` values and `out` 8.
+    /// AVX2 and FMA; `keys` has `out.len() / 8` blocks of `q.len() · 8` values.
     #[target_feature(enable = "avx2,fma")]
-    pub unsafe fn block_scores(q: &[f32], block: &[f32], scale: f32, out: &mut [f32]) {
-        debug_assert!(block.len() >= q.len() * LANES && out.len() >= LANES);
-        let mut acc = [_mm256_setzero_ps(); 8];
-        let (qp, bp) = (q.as_ptr(), block.as_ptr());
+    pub unsafe fn scores(q: &[f32], keys: &[f32], scale: f32, out: &mut [f32]) {
+        let d = q.len();
+        debug_assert!(keys.len() >= out.len() * d && out.len().is_multiple_of(LANES));
+        let (qp, scale) = (q.as_ptr(), _mm256_set1_ps(scale));
         // Whole groups of eight dimensions with constant register indices (a running index
         // would keep the accumulators on the stack); the rest goes to the first chain.
-        let full = q.len() / 8 * 8;
-        for t0 in (0..full).step_by(8) {
-            for r in 0..8 {
-                // SAFETY: t0 + r < q.len(), and row t0 + r of the block has 8 values.
-                unsafe {
-                    let key = _mm256_loadu_ps(bp.add((t0 + r) * LANES));
-                    acc[r] = _mm256_fmadd_ps(_mm256_set1_ps(*qp.add(t0 + r)), key, acc[r]);
+        let full = d / 8 * 8;
+        for b in 0..out.len() / LANES {
+            // SAFETY: block b lies inside `keys` (caller's contract).
+            let bp = unsafe { keys.as_ptr().add(b * d * LANES) };
+            let mut acc = [_mm256_setzero_ps(); 8];
+            for t0 in (0..full).step_by(8) {
+                for r in 0..8 {
+                    // SAFETY: t0 + r < d, and row t0 + r of the block has 8 values.
+                    unsafe {
+                        let key = _mm256_loadu_ps(bp.add((t0 + r) * LANES));
+                        acc[r] = _mm256_fmadd_ps(_mm256_set1_ps(*qp.add(t0 + r)), key, acc[r]);
+                    }
                 }
             }
-        }
-        for t in full..q.len() {
-            // SAFETY: as above.
-            unsafe {
-                let key = _mm256_loadu_ps(bp.add(t * LANES));
-                acc[0] = _mm256_fmadd_ps(_mm256_set1_ps(*qp.add(t)), key, acc[0]);
+            for t in full..d {
+                // SAFETY: as above.
+                unsafe {
+                    let key = _mm256_loadu_ps(bp.add(t * LANES));
+                    acc[0] = _mm256_fmadd_ps(_mm256_set1_ps(*qp.add(t)), key, acc[0]);
+                }
             }
+            let quads = [
+                _mm256_add_ps(acc[0], acc[1]),
+                _mm256_add_ps(acc[2], acc[3]),
+                _mm256_add_ps(acc[4], acc[5]),
+                _mm256_add_ps(acc[6], acc[7]),
+            ];
+            let sum = _mm256_add_ps(_mm256_add_ps(quads[0], quads[1]), _mm256_add_ps(quads[2], quads[3]));
+            // SAFETY: out has 8 values at b · 8.
+            unsafe { _mm256_storeu_ps(out.as_mut_ptr().add(b * LANES), _mm256_mul_ps(sum, scale)) };
         }
-        let quads = [
-            _mm256_add_ps(acc[0], acc[1]),
-            _mm256_add_ps(acc[2], acc[3]),
-            _mm256_add_ps(acc[4], acc[5]),
-            _mm256_add_ps(acc[6], acc[7]),
-        ];
-        let sum = _mm256_add_ps(_mm256_add_ps(quads[0], quads[1]), _mm256_add_ps(quads[2], quads[3]));
-        // SAFETY: out has 8 values.
-        unsafe { _mm256_storeu_ps(out.as_mut_ptr(), _mm256_mul_ps(sum, _mm256_set1_ps(scale))) };
     }
 
     /// [`super::Kernels::weighted_sum`]: 64 dimensions (eight registers) at a time, then
