@@ -331,7 +331,7 @@ mod tests {
     }
 
     fn values(seed: u32, n: usize) -> Vec<f32> {
-        (0..n).map(|i| ((i as u32 * 2654435761 ^ seed) % 1000) as f32 / 500.0 - 1.0).collect()
+        (0..n).map(|i| (((i as u32 * 2654435761) ^ seed) % 1000) as f32 / 500.0 - 1.0).collect()
     }
 
     #[test]

@@ -534,10 +534,10 @@ impl LoraAdapter {
                     dims, want.0, want.1
                 )));
             }
-            // One branch-free pass (it vectorises; NaN fails the comparison), the message
-            // worked out only for a bad tensor.
+            // One branch-free pass (it vectorises), the message worked out only for a bad
+            // tensor.
             let limit = f16::MAX.to_f32();
-            if v.iter().fold(false, |bad, x| bad | !(x.abs() <= limit)) {
+            if v.iter().fold(false, |bad, x| bad | (x.abs() > limit) | x.is_nan()) {
                 return Err(adapter_err(if v.iter().any(|x| !x.is_finite()) {
                     format!("{key}: contains NaN or infinite values")
                 } else {
