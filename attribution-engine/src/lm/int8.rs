@@ -102,7 +102,8 @@ impl Int8Matrix {
     /// `x` (m × cols, row-major) times the transpose of this matrix: m × rows.
     pub fn matmul_t(&self, x: &[f32], m: usize) -> Vec<f32> {
         let product = Product::new(self, x, m);
-        run_ranges(product.items(), |items| product.run(items));
+        // SAFETY: `run_ranges` hands every item to exactly one call.
+        run_ranges(product.items(), |items| unsafe { product.run(items) });
         product.finish()
     }
 
@@ -142,7 +143,7 @@ unsafe impl Sync for SharedOut {}
 /// `x · Wᵀ` as work items for the thread pool, so that several products and other work can
 /// share one dispatch: `run` the items `0..items()` (each exactly once, on any threads), then
 /// `finish`.
-pub struct Product<'a> {
+pub(crate) struct Product<'a> {
     w: &'a Int8Matrix,
     x: &'a [f32],
     m: usize,
@@ -187,11 +188,15 @@ impl<'a> Product<'a> {
     /// stream from L3 once per panel.
     fn row_block(&self) -> usize {
         let fit = (192 * 1024 / (self.w.cols * std::mem::size_of::<f32>())).max(TILE_INPUTS);
-        (fit / TILE_INPUTS * TILE_INPUTS).min(self.m)
+        (fit / TILE_INPUTS * TILE_INPUTS).min(self.m).max(1)
     }
 
     /// Computes work items `items` (a sub-range of `0..items()`).
-    pub fn run(&self, items: std::ops::Range<usize>) {
+    ///
+    /// # Safety
+    /// No call running at the same time (on another thread) covers any of these items: each
+    /// item writes its own elements of the output without synchronisation.
+    pub unsafe fn run(&self, items: std::ops::Range<usize>) {
         let (w, x, m) = (self.w, self.x, self.m);
         assert!(items.end <= self.items(), "work item out of range");
         if m == 1 {
@@ -200,8 +205,9 @@ impl<'a> Product<'a> {
                 let count = GEMV_PANELS.min(w.panels() - p0);
                 let mut acc = [0f32; GEMV_PANELS * PANEL];
                 self.kernel.gemv(w, p0, count, x, &mut acc);
-                // SAFETY: work items own disjoint panels, hence disjoint output columns, and
-                // `out` lives as long as `self`.
+                // SAFETY: work items own disjoint panels, hence disjoint output columns; no
+                // concurrent call runs this item (caller's contract); `out` lives as long as
+                // `self`.
                 unsafe { w.store(self.dst, 0..1, p0, count, &acc) };
             }
         } else {
@@ -216,7 +222,7 @@ impl<'a> Product<'a> {
                 let xs = &x[rows.start * w.cols..rows.end * w.cols];
                 self.kernel.panel(w, p, xs, n, &mut dequantised, &mut acc[..n * PANEL]);
                 // SAFETY: work items own disjoint (row block, panel) pairs, hence disjoint
-                // output elements; `out` lives as long as `self`.
+                // output elements; as above.
                 unsafe { w.store(self.dst, rows, p, 1, &acc[..n * PANEL]) };
             }
         }
@@ -562,7 +568,8 @@ mod tests {
 
     fn portable_product(w: &Int8Matrix, x: &[f32], m: usize) -> Vec<f32> {
         let product = Product::with_kernel(w, x, m, Kernel::Portable);
-        product.run(0..product.items());
+        // SAFETY: one call, on this thread.
+        unsafe { product.run(0..product.items()) };
         product.finish()
     }
 
@@ -586,5 +593,6 @@ mod tests {
         assert_eq!(q.matmul_t(&lcg(7, 32), 1), vec![0.0; 2]);
         // One panel, padded to 16 rows: 16 × 32 values and 16 scales.
         assert_eq!(q.bytes(), 16 * 32 + 16 * 4);
+        assert!(q.matmul_t(&[], 0).is_empty());
     }
 }

@@ -187,9 +187,14 @@ pub struct LoraPair {
 }
 
 impl LoraPair {
-    /// Rounds `a` (rank × in) and `bt` (rank × out) to f16; the caller has checked the range.
+    /// Rounds `a` (rank × in) and `bt` (rank × out) to f16; the caller has checked the range
+    /// (values beyond ±65504 would become infinite).
     pub fn new(rank: usize, in_features: usize, out_features: usize, scale: f32, a: &[f32], bt: &[f32]) -> Self {
-        debug_assert!(a.len() == rank * in_features && bt.len() == rank * out_features);
+        // The kernels index the weights by these dimensions without bounds checks.
+        assert!(
+            a.len() == rank * in_features && bt.len() == rank * out_features,
+            "LoRA weights do not match rank × in and rank × out"
+        );
         let half = |v: &[f32]| {
             let mut h = vec![f16::ZERO; v.len()];
             h.convert_from_f32_slice(v);

@@ -6,22 +6,30 @@
 //! about 150 dispatches per step. Here a thread takes half its share of what remains (guided
 //! scheduling): few grabs of the shared cursor while much remains, single items at the end.
 
+use std::cell::Cell;
 use std::ops::Range;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use candle_core::utils::barrier_pool;
 
+thread_local! {
+    /// Set while this thread runs items of a dispatch: a nested dispatch would wait for the
+    /// pool it is running on, so it runs inline instead.
+    static IN_DISPATCH: Cell<bool> = const { Cell::new(false) };
+}
+
 /// Runs `f` on ranges covering `0..n` (each item exactly once) on the pool, the calling thread
-/// included. Must not be called from inside a pool work item.
+/// included.
 pub(crate) fn run_ranges(n: usize, f: impl Fn(Range<usize>) + Sync) {
     let pool = barrier_pool();
     let threads = pool.n_workers() + 1;
-    if n <= 1 || threads == 1 {
+    if n <= 1 || threads == 1 || IN_DISPATCH.get() {
         f(0..n);
         return;
     }
     let cursor = AtomicUsize::new(0);
     pool.execute(|_| {
+        let _restore = Restore(IN_DISPATCH.replace(true));
         let mut start = cursor.load(Ordering::Relaxed);
         while start < n {
             let take = ((n - start) / (2 * threads)).max(1);
@@ -34,6 +42,15 @@ pub(crate) fn run_ranges(n: usize, f: impl Fn(Range<usize>) + Sync) {
             }
         }
     });
+}
+
+/// Puts back the thread's previous [`IN_DISPATCH`] when dropped, also when an item panics.
+struct Restore(bool);
+
+impl Drop for Restore {
+    fn drop(&mut self) {
+        IN_DISPATCH.set(self.0);
+    }
 }
 
 /// A job of `items` work items and the function that runs a range of them.
@@ -59,4 +76,41 @@ pub(crate) fn run_jobs(jobs: &[Job<'_>]) {
             }
         }
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Mutex;
+
+    #[test]
+    fn every_item_runs_once_also_when_nested() {
+        let seen = Mutex::new(vec![0u32; 100 * 7]);
+        run_ranges(100, |outer| {
+            for i in outer {
+                // A dispatch inside a dispatch runs inline instead of waiting for the pool.
+                run_ranges(7, |inner| {
+                    for j in inner {
+                        seen.lock().unwrap()[i * 7 + j] += 1;
+                    }
+                });
+            }
+        });
+        assert!(seen.into_inner().unwrap().iter().all(|&c| c == 1));
+    }
+
+    #[test]
+    fn jobs_see_their_own_item_indices() {
+        let seen = Mutex::new(Vec::new());
+        let record = |job: usize| {
+            let seen = &seen;
+            Box::new(move |r: Range<usize>| seen.lock().unwrap().extend(r.map(|i| (job, i))))
+                as Box<dyn Fn(Range<usize>) + Sync>
+        };
+        run_jobs(&[(3, record(0)), (0, record(1)), (5, record(2))]);
+        let mut seen = seen.into_inner().unwrap();
+        seen.sort();
+        let want: Vec<(usize, usize)> = (0..3).map(|i| (0, i)).chain((0..5).map(|i| (2, i))).collect();
+        assert_eq!(seen, want);
+    }
 }
