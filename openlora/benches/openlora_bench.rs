@@ -38,28 +38,22 @@ fn p50(mut v: Vec<f64>) -> f64 {
     v[v.len() / 2]
 }
 
-/// Decode tokens/s over `batches` batches of `batch` sequences; sequence j of batch b uses
-/// adapter `assign(b, j)`. Prefill is excluded from the timing.
-fn throughput(model: &CausalLm, adapters: &[LoraAdapter], batch: usize, batches: usize, steps: usize, prompt_len: usize, assign: impl Fn(usize, usize) -> Option<usize>) -> f64 {
+/// Decode time of one batch (`b` seeds its prompts), sequence j on adapter `which[j]`, over
+/// `steps` steps; the prefill is not timed.
+fn decode_batch(model: &CausalLm, which: &[Option<&LoraAdapter>], b: usize, steps: usize, prompt_len: usize) -> Duration {
     let mut decode_time = Duration::ZERO;
-    let mut tokens = 0usize;
-    for b in 0..batches {
-        let mut caches: Vec<KvCache> = (0..batch).map(|_| KvCache::new()).collect();
-        let which: Vec<Option<&LoraAdapter>> = (0..batch).map(|j| assign(b, j).map(|a| &adapters[a])).collect();
-        let prompts: Vec<Vec<u32>> = (0..batch).map(|j| (0..prompt_len).map(|k| (100 + 37 * j + 11 * k + b) as u32).collect()).collect();
-        let mut next = prompts;
-        for step in 0..=steps {
-            let started = Instant::now();
-            let mut s: Vec<SeqStep> = caches.iter_mut().zip(&next).zip(&which).map(|((c, t), a)| SeqStep { tokens: t, cache: c, adapter: *a }).collect();
-            let logits = model.forward(&mut s).expect("forward");
-            if step > 0 {
-                decode_time += started.elapsed();
-                tokens += batch;
-            }
-            next = logits.iter().map(|l| vec![argmax(l)]).collect();
+    let mut caches: Vec<KvCache> = which.iter().map(|_| KvCache::new()).collect();
+    let mut next: Vec<Vec<u32>> = (0..which.len()).map(|j| (0..prompt_len).map(|k| (100 + 37 * j + 11 * k + b) as u32).collect()).collect();
+    for step in 0..=steps {
+        let started = Instant::now();
+        let mut s: Vec<SeqStep> = caches.iter_mut().zip(&next).zip(which).map(|((c, t), a)| SeqStep { tokens: t, cache: c, adapter: *a }).collect();
+        let logits = model.forward(&mut s).expect("forward");
+        if step > 0 {
+            decode_time += started.elapsed();
         }
+        next = logits.iter().map(|l| vec![argmax(l)]).collect();
     }
-    tokens as f64 / decode_time.as_secs_f64()
+    decode_time
 }
 
 fn single_stream(model: &CausalLm, prompt: &[u32], n: usize) -> f64 {
@@ -126,14 +120,31 @@ fn main() {
     println!("adapter rank 8 x 7 modules x {} layers: file {file_bytes} B, weights in memory {adapter_bytes} B, RSS growth per cached adapter {rss_per_adapter} B", cfg.num_layers);
     println!("adapter cold load (read + validate, file in page cache) p50: {cold_p50:.2} ms (rank 8, all 7 projections), {qv_p50:.2} ms (rank 8, q_proj + v_proj)");
 
-    let batches = n_adapters.div_ceil(batch);
-    let tps_base = throughput(&model, &adapters, batch, batches, steps, prompt_len, |_, _| None);
-    let tps_1 = throughput(&model, &adapters, batch, batches, steps, prompt_len, |_, _| Some(0));
-    let tps_10 = throughput(&model, &adapters, batch, batches, steps, prompt_len, |b, j| Some((b * batch + j) % 10));
-    let tps_100 = throughput(&model, &adapters, batch, batches, steps, prompt_len, |b, j| Some((b * batch + j) % n_adapters));
-    let tps_100_qv = throughput(&model, &qv_adapters, batch, batches, steps, prompt_len, |b, j| Some((b * batch + j) % n_adapters));
+    // Decode tokens/s per adapter layout. The layouts take turns batch by batch, each batch
+    // starting the round at a different layout, so a drift in the machine's speed (a shared
+    // host's neighbours) or the cache state left by the previous layout weighs on all of them
+    // alike; two passes over the 100 adapters.
+    let batches = 2 * n_adapters.div_ceil(batch);
+    type Assign<'a> = Box<dyn Fn(usize, usize) -> Option<&'a LoraAdapter> + 'a>;
+    let layouts: [(&str, Assign<'_>); 5] = [
+        ("base only", Box::new(|_, _| None)),
+        ("1 adapter", Box::new(|_, _| Some(&adapters[0]))),
+        ("10 adapters", Box::new(|b, j| Some(&adapters[(b * batch + j) % 10]))),
+        ("100 adapters", Box::new(|b, j| Some(&adapters[(b * batch + j) % n_adapters]))),
+        ("100 q+v", Box::new(|b, j| Some(&qv_adapters[(b * batch + j) % n_adapters]))),
+    ];
+    let mut time = [Duration::ZERO; 5];
+    for b in 0..batches {
+        for k in 0..layouts.len() {
+            let k = (b + k) % layouts.len();
+            let which: Vec<Option<&LoraAdapter>> = (0..batch).map(|j| (layouts[k].1)(b, j)).collect();
+            time[k] += decode_batch(&model, &which, b, steps, prompt_len);
+        }
+    }
+    let tps = time.map(|t| (batches * batch * steps) as f64 / t.as_secs_f64());
+    let [tps_base, tps_1, tps_10, tps_100, tps_100_qv] = tps;
     println!("decode throughput, batch {batch}, {batches} batches x {steps} steps:");
-    for (name, v) in [("base only", tps_base), ("1 adapter", tps_1), ("10 adapters", tps_10), ("100 adapters", tps_100), ("100 q+v", tps_100_qv)] {
+    for ((name, _), v) in layouts.iter().zip(tps) {
         println!("  {name:<13} {v:8.1} tokens/s  ({:5.1} % of base)", 100.0 * v / tps_base);
     }
     println!("  (rank 8 on all 7 projections, the heaviest layout; \"100 q+v\": rank 8 on q_proj and v_proj, PEFT's default)");
@@ -141,6 +152,7 @@ fn main() {
     let prompt: Vec<u32> = vec![1, 9690, 198, 2683, 314, 253, 5356, 30, 2, 198, 1, 4093, 198, 7398, 253, 1977, 2004, 563, 1345, 30, 2, 198, 1, 520, 9531, 198];
     let single = single_stream(&model, &prompt, single_n);
     println!("single-stream decode, {single_n} tokens: {single:.1} tokens/s");
+    drop(layouts);
     drop(adapters);
     drop(qv_adapters);
     drop(model);

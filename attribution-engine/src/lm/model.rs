@@ -376,14 +376,26 @@ impl CausalLm {
                 Weight::Dense(w) => Base::Done(dense_product(w, x, rows)?),
             });
         }
-        // (module position, first row, rows, pair, the term's buffer)
+        // The adapters' terms: one buffer per module (rows × out, zero), each sequence with
+        // an adapter writing its own rows: (module position, first row, rows, pair, rows).
+        let mut buffers: Vec<Vec<f32>> = modules
+            .iter()
+            .map(|&m| {
+                let adapted = segs.iter().any(|s| s.2.and_then(|a| a.pair(layer, m)).is_some());
+                vec![0f32; if adapted { rows * self.config.out_features(m) } else { 0 }]
+            })
+            .collect();
         let mut terms = Vec::new();
-        for (i, &m) in modules.iter().enumerate() {
+        for (i, (&m, buffer)) in modules.iter().zip(&mut buffers).enumerate() {
             let out = self.config.out_features(m);
+            // `rest` holds the buffer's rows from row `at` on.
+            let (mut rest, mut at) = (buffer.as_mut_slice(), 0);
             for &(off, n, adapter) in segs {
-                if let Some(p) = adapter.and_then(|a| a.pair(layer, m)) {
-                    terms.push((i, off, n, p, Mutex::new(vec![0f32; n * out])));
-                }
+                let Some(p) = adapter.and_then(|a| a.pair(layer, m)) else { continue };
+                let (_, tail) = std::mem::take(&mut rest).split_at_mut((off - at) * out);
+                let (mine, tail) = tail.split_at_mut(n * out);
+                (rest, at) = (tail, off + n);
+                terms.push((i, off, n, p, Mutex::new(mine)));
             }
         }
         // The adapters' terms first: they are the larger items, and cheap panels last keep
@@ -418,10 +430,11 @@ impl CausalLm {
                 y
             })
             .collect();
-        for (i, off, n, _, term) in terms {
+        let spans: Vec<(usize, usize, usize)> = terms.into_iter().map(|(i, off, n, ..)| (i, off, n)).collect();
+        for (i, off, n) in spans {
             let out = self.config.out_features(modules[i]);
-            let term = term.into_inner().unwrap_or_else(|e| e.into_inner());
-            add_assign(&mut outputs[i][off * out..(off + n) * out], &term);
+            let rows = off * out..(off + n) * out;
+            add_assign(&mut outputs[i][rows.clone()], &buffers[i][rows]);
         }
         outputs
             .try_into()
