@@ -231,8 +231,8 @@ impl LoraPair {
     }
 }
 
-/// [`LoraPair::apply`]: the AVX2 kernel when the CPU has it, the scalar one otherwise. Both
-/// compute each row alone, so a row's term never depends on the other rows.
+/// [`LoraPair::apply`]: the AVX2 kernel when the CPU has AVX2, FMA and F16C, the scalar one
+/// otherwise. Both compute each row alone, so a row's term never depends on the other rows.
 fn apply_pair(p: &LoraPair, x: &[f32], y: &mut [f32]) {
     #[cfg(target_arch = "x86_64")]
     if is_x86_feature_detected!("avx2")

@@ -5,7 +5,8 @@
 //! - [`model::CausalLm`]: the base model (quantised or dense weights) and a batched forward
 //!   pass in which every sequence has its own KV cache and optional adapter.
 //! - [`int8::Int8Matrix`]: quantised projections and their batch kernel.
-//! - [`lora::LoraAdapter`]: PEFT adapters, validated against the base.
+//! - [`lora::LoraAdapter`]: PEFT adapters, validated against the base, held as f16.
+//! - `pool`: work items on candle's thread pool, several jobs per dispatch.
 //!
 //! Batch invariance is a design constraint: every operation is either row-wise with a fixed
 //! reduction order (projections, norms, the LoRA term) or per sequence (attention), so a
