@@ -1,5 +1,25 @@
-//! One function body, two builds: for AVX2 when the CPU has it, for the baseline target
-//! otherwise, chosen at run time.
+//! Run-time choice between AVX2 code and the baseline target: [`Isa`] for hand-written
+//! kernels, [`avx2_build!`] for one function body compiled twice.
+
+/// The instruction sets the hand-written kernels choose between, detected at run time.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Isa {
+    /// Plain Rust for the baseline target.
+    Portable,
+    /// AVX2 with FMA.
+    #[cfg(target_arch = "x86_64")]
+    Avx2Fma,
+}
+
+impl Isa {
+    pub(crate) fn detect() -> Self {
+        #[cfg(target_arch = "x86_64")]
+        if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
+            return Self::Avx2Fma;
+        }
+        Self::Portable
+    }
+}
 
 /// Defines `fn $name(args) -> ret` running `$body` compiled for AVX2 when the CPU has it and
 /// for the baseline target otherwise. The two builds give the same bits: Rust never fuses a

@@ -14,6 +14,7 @@ use std::sync::Mutex;
 
 use super::ops::softmax;
 use super::pool::run_ranges;
+use crate::simd::Isa;
 
 /// Positions per key block.
 const LANES: usize = 8;
@@ -125,7 +126,7 @@ pub(crate) fn attend(q: &[f32], seqs: &[SeqAttention<'_>], h: Heads) -> Vec<f32>
 /// The query heads sharing key/value head `kv`, for one sequence's `new` rows:
 /// `[query head in group][row][dimension]`.
 fn attend_group(q: &[f32], s: &SeqAttention<'_>, kv: usize, h: Heads) -> Vec<f32> {
-    let kernels = Kernels::detect();
+    let isa = Isa::detect();
     let d = h.head_dim;
     let group = h.heads / h.kv_heads;
     let width = h.heads * d;
@@ -140,73 +141,57 @@ fn attend_group(q: &[f32], s: &SeqAttention<'_>, kv: usize, h: Heads) -> Vec<f32
             let qrow = &q[(s.row + i) * width + head * d..][..d];
             let len = first + i + 1;
             let blocks = len.div_ceil(LANES);
-            kernels.scores(qrow, &keys[..blocks * d * LANES], scale, &mut scores[..blocks * LANES]);
+            key_scores(isa, qrow, &keys[..blocks * d * LANES], scale, &mut scores[..blocks * LANES]);
             let scores = &mut scores[..len];
             softmax(scores);
-            kernels.weighted_sum(scores, values, &mut out[(g * s.new + i) * d..][..d]);
+            weighted_sum(isa, scores, values, &mut out[(g * s.new + i) * d..][..d]);
         }
     }
     out
 }
 
-/// The two inner loops of attention, for AVX2 + FMA when the CPU has them. Each gives one
-/// fixed instruction sequence per output whatever the batch, so results are batch-invariant
-/// either way (the two builds differ from each other in rounding).
-#[derive(Clone, Copy)]
-enum Kernels {
-    Portable,
-    #[cfg(target_arch = "x86_64")]
-    Avx2,
+// The two inner loops of attention, AVX2 + FMA when the CPU has them. Each gives one fixed
+// instruction sequence per output whatever the batch, so results are batch-invariant either way
+// (the two builds differ from each other in rounding).
+
+/// `out[8b + l] = scale · (q · key)` for position l of key block b (each block
+/// `[dimension][position]`, `q.len() · 8` values).
+fn key_scores(isa: Isa, q: &[f32], keys: &[f32], scale: f32, out: &mut [f32]) {
+    match isa {
+        Isa::Portable => {
+            for (block, out) in keys.chunks_exact(q.len() * LANES).zip(out.chunks_exact_mut(LANES)) {
+                let mut acc = [0f32; LANES];
+                for (&qt, key) in q.iter().zip(block.chunks_exact(LANES)) {
+                    for l in 0..LANES {
+                        acc[l] += qt * key[l];
+                    }
+                }
+                for l in 0..LANES {
+                    out[l] = scale * acc[l];
+                }
+            }
+        }
+        // SAFETY: AVX2 and FMA are present (detected).
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx2Fma => unsafe { avx2::scores(q, keys, scale, out) },
+    }
 }
 
-impl Kernels {
-    fn detect() -> Self {
+/// `out = Σ_p weights[p] · values[p]` over positions in order (`values` position-major,
+/// `out.len()` per position).
+fn weighted_sum(isa: Isa, weights: &[f32], values: &[f32], out: &mut [f32]) {
+    match isa {
+        Isa::Portable => {
+            out.fill(0.0);
+            for (&w, v) in weights.iter().zip(values.chunks_exact(out.len())) {
+                for (o, &x) in out.iter_mut().zip(v) {
+                    *o += w * x;
+                }
+            }
+        }
+        // SAFETY: as above.
         #[cfg(target_arch = "x86_64")]
-        if is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma") {
-            return Self::Avx2;
-        }
-        Self::Portable
-    }
-
-    /// `out[8b + l] = scale · (q · key)` for position l of key block b (each block
-    /// `[dimension][position]`, `q.len() · 8` values).
-    fn scores(self, q: &[f32], keys: &[f32], scale: f32, out: &mut [f32]) {
-        match self {
-            Self::Portable => {
-                for (block, out) in keys.chunks_exact(q.len() * LANES).zip(out.chunks_exact_mut(LANES)) {
-                    let mut acc = [0f32; LANES];
-                    for (&qt, key) in q.iter().zip(block.chunks_exact(LANES)) {
-                        for l in 0..LANES {
-                            acc[l] += qt * key[l];
-                        }
-                    }
-                    for l in 0..LANES {
-                        out[l] = scale * acc[l];
-                    }
-                }
-            }
-            // SAFETY: AVX2 and FMA are present (checked in `detect`).
-            #[cfg(target_arch = "x86_64")]
-            Self::Avx2 => unsafe { avx2::scores(q, keys, scale, out) },
-        }
-    }
-
-    /// `out = Σ_p weights[p] · values[p]` over positions in order (`values` position-major,
-    /// `out.len()` per position).
-    fn weighted_sum(self, weights: &[f32], values: &[f32], out: &mut [f32]) {
-        match self {
-            Self::Portable => {
-                out.fill(0.0);
-                for (&w, v) in weights.iter().zip(values.chunks_exact(out.len())) {
-                    for (o, &x) in out.iter_mut().zip(v) {
-                        *o += w * x;
-                    }
-                }
-            }
-            // SAFETY: as above.
-            #[cfg(target_arch = "x86_64")]
-            Self::Avx2 => unsafe { avx2::weighted_sum(weights, values, out) },
-        }
+        Isa::Avx2Fma => unsafe { avx2::weighted_sum(weights, values, out) },
     }
 }
 
@@ -216,7 +201,7 @@ mod avx2 {
     use super::LANES;
     use std::arch::x86_64::*;
 
-    /// [`super::Kernels::scores`]: per block, the dimensions split eight ways, eight FMA
+    /// [`super::key_scores`]: per block, the dimensions split eight ways, eight FMA
     /// chains in flight, summed in a fixed tree.
     ///
     /// # Safety
@@ -261,7 +246,7 @@ mod avx2 {
         }
     }
 
-    /// [`super::Kernels::weighted_sum`]: 64 dimensions (eight registers) at a time, then
+    /// [`super::weighted_sum`]: 64 dimensions (eight registers) at a time, then
     /// eight, then one by one, each one FMA chain over the positions in order.
     ///
     /// # Safety

@@ -18,6 +18,7 @@
 //! second rounding).
 
 use super::pool::run_ranges;
+use crate::simd::Isa;
 
 /// Values per quantisation block.
 pub const BLOCK: usize = 32;
@@ -55,18 +56,22 @@ impl Int8Matrix {
         if !cols.is_multiple_of(BLOCK) || data.len() != rows * cols {
             return None;
         }
-        let (row_values, row_scales) = quantize_blocks(data);
         let blocks = cols / BLOCK;
         let panels = rows.div_ceil(PANEL);
         let mut values = vec![0i8; panels * PANEL * cols];
         let mut scales = vec![0f32; panels * PANEL * blocks];
-        for j in 0..rows {
+        // Each block of 32 in a row: scale = max |x| / 127, value = round(x / scale), written
+        // straight to its place in the panel.
+        for (j, row) in data.chunks_exact(cols).enumerate() {
             let (p, r) = (j / PANEL, j % PANEL);
-            for b in 0..blocks {
+            for (b, src) in row.chunks_exact(BLOCK).enumerate() {
                 let block = p * blocks + b;
-                scales[block * PANEL + r] = row_scales[j * blocks + b];
-                for t in 0..BLOCK {
-                    values[(block * BLOCK + t) * PANEL + r] = row_values[j * cols + b * BLOCK + t];
+                let amax = src.iter().fold(0f32, |m, v| m.max(v.abs()));
+                let scale = amax / 127.0;
+                let inv = if scale > 0.0 { 1.0 / scale } else { 0.0 };
+                scales[block * PANEL + r] = scale;
+                for (t, &v) in src.iter().enumerate() {
+                    values[(block * BLOCK + t) * PANEL + r] = (v * inv).round().clamp(-127.0, 127.0) as i8;
                 }
             }
         }
@@ -147,7 +152,7 @@ pub(crate) struct Product<'a> {
     w: &'a Int8Matrix,
     x: &'a [f32],
     m: usize,
-    kernel: Kernel,
+    isa: Isa,
     out: Vec<f32>,
     /// Where workers write: `out`'s buffer, which `finish` hands over.
     dst: SharedOut,
@@ -156,10 +161,10 @@ pub(crate) struct Product<'a> {
 impl<'a> Product<'a> {
     /// `x` is m × cols, row-major.
     pub fn new(w: &'a Int8Matrix, x: &'a [f32], m: usize) -> Self {
-        Self::with_kernel(w, x, m, Kernel::detect())
+        Self::with_isa(w, x, m, Isa::detect())
     }
 
-    fn with_kernel(w: &'a Int8Matrix, x: &'a [f32], m: usize, kernel: Kernel) -> Self {
+    fn with_isa(w: &'a Int8Matrix, x: &'a [f32], m: usize, isa: Isa) -> Self {
         assert_eq!(x.len(), m * w.cols, "input is not m × cols");
         let mut out = vec![0f32; m * w.rows];
         let dst = SharedOut(out.as_mut_ptr());
@@ -167,7 +172,7 @@ impl<'a> Product<'a> {
             w,
             x,
             m,
-            kernel,
+            isa,
             out,
             dst,
         }
@@ -204,7 +209,7 @@ impl<'a> Product<'a> {
                 let p0 = item * GEMV_PANELS;
                 let count = GEMV_PANELS.min(w.panels() - p0);
                 let mut acc = [0f32; GEMV_PANELS * PANEL];
-                self.kernel.gemv(w, p0, count, x, &mut acc);
+                gemv(self.isa, w, p0, count, x, &mut acc);
                 // SAFETY: work items own disjoint panels, hence disjoint output columns; no
                 // concurrent call runs this item (caller's contract); `out` lives as long as
                 // `self`.
@@ -220,7 +225,7 @@ impl<'a> Product<'a> {
                 let rows = b * block..m.min((b + 1) * block);
                 let n = rows.len();
                 let xs = &x[rows.start * w.cols..rows.end * w.cols];
-                self.kernel.panel(w, p, xs, n, &mut dequantised, &mut acc[..n * PANEL]);
+                panel(self.isa, w, p, xs, n, &mut dequantised, &mut acc[..n * PANEL]);
                 // SAFETY: work items own disjoint (row block, panel) pairs, hence disjoint
                 // output elements; as above.
                 unsafe { w.store(self.dst, rows, p, 1, &acc[..n * PANEL]) };
@@ -234,63 +239,30 @@ impl<'a> Product<'a> {
     }
 }
 
-/// Quantises consecutive blocks of 32: scale = max |x| / 127, value = round(x / scale).
-fn quantize_blocks(data: &[f32]) -> (Vec<i8>, Vec<f32>) {
-    let mut values = vec![0i8; data.len()];
-    let mut scales = Vec::with_capacity(data.len() / BLOCK);
-    for (src, dst) in data.chunks_exact(BLOCK).zip(values.chunks_exact_mut(BLOCK)) {
-        let amax = src.iter().fold(0f32, |m, v| m.max(v.abs()));
-        let scale = amax / 127.0;
-        let inv = if scale > 0.0 { 1.0 / scale } else { 0.0 };
-        for (d, &s) in dst.iter_mut().zip(src) {
-            *d = (s * inv).round().clamp(-127.0, 127.0) as i8;
-        }
-        scales.push(scale);
-    }
-    (values, scales)
-}
-
-#[derive(Clone, Copy)]
-enum Kernel {
-    Portable,
-    #[cfg(target_arch = "x86_64")]
-    Avx2,
-}
-
-impl Kernel {
-    fn detect() -> Self {
+/// Panels `p0..p0 + count` against the single input row `x`; `acc` receives `count · 16`
+/// outputs.
+fn gemv(isa: Isa, w: &Int8Matrix, p0: usize, count: usize, x: &[f32], acc: &mut [f32]) {
+    match isa {
+        Isa::Portable => portable(w, p0, count, x, 1, acc),
+        // SAFETY: AVX2 and FMA are present (detected); the panels exist and `x` covers every
+        // column.
         #[cfg(target_arch = "x86_64")]
-        if is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma") {
-            return Self::Avx2;
-        }
-        Self::Portable
+        Isa::Avx2Fma => unsafe {
+            match count {
+                2 => avx2::gemv::<2>(w, p0, x, acc),
+                _ => avx2::gemv::<1>(w, p0, x, acc),
+            }
+        },
     }
+}
 
-    /// Panels `p0..p0 + count` against the single input row `x`; `acc` receives `count · 16`
-    /// outputs.
-    fn gemv(self, w: &Int8Matrix, p0: usize, count: usize, x: &[f32], acc: &mut [f32]) {
-        match self {
-            Self::Portable => portable(w, p0, count, x, 1, acc),
-            // SAFETY: AVX2 and FMA are present (checked in `detect`); the panels exist and
-            // `x` covers every column.
-            #[cfg(target_arch = "x86_64")]
-            Self::Avx2 => unsafe {
-                match count {
-                    2 => avx2::gemv::<2>(w, p0, x, acc),
-                    _ => avx2::gemv::<1>(w, p0, x, acc),
-                }
-            },
-        }
-    }
-
-    /// Panel `p` against all `m` rows of `x`; `acc` (m × 16) receives the outputs.
-    fn panel(self, w: &Int8Matrix, p: usize, x: &[f32], m: usize, buf: &mut [f32], acc: &mut [f32]) {
-        match self {
-            Self::Portable => portable(w, p, 1, x, m, acc),
-            // SAFETY: as above; `buf` holds a chunk, `acc` m × 16 values.
-            #[cfg(target_arch = "x86_64")]
-            Self::Avx2 => unsafe { avx2::panel(w, p, x, m, buf, acc) },
-        }
+/// Panel `p` against all `m` rows of `x`; `acc` (m × 16) receives the outputs.
+fn panel(isa: Isa, w: &Int8Matrix, p: usize, x: &[f32], m: usize, buf: &mut [f32], acc: &mut [f32]) {
+    match isa {
+        Isa::Portable => portable(w, p, 1, x, m, acc),
+        // SAFETY: as above; `buf` holds a chunk, `acc` m × 16 values.
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx2Fma => unsafe { avx2::panel(w, p, x, m, buf, acc) },
     }
 }
 
@@ -567,7 +539,7 @@ mod tests {
     }
 
     fn portable_product(w: &Int8Matrix, x: &[f32], m: usize) -> Vec<f32> {
-        let product = Product::with_kernel(w, x, m, Kernel::Portable);
+        let product = Product::with_isa(w, x, m, Isa::Portable);
         // SAFETY: one call, on this thread.
         unsafe { product.run(0..product.items()) };
         product.finish()

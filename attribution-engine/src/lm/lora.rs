@@ -11,6 +11,9 @@ use super::error::{adapter_err, io_err, Result};
 use half::f16;
 use half::slice::HalfFloatSliceExt;
 
+#[cfg(target_arch = "x86_64")]
+use crate::simd::Isa;
+
 /// The projections an adapter may target (PEFT `target_modules` names).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum TargetModule {
@@ -221,41 +224,34 @@ impl LoraPair {
     }
 
     /// Adds the low-rank term to `y` (rows × out) for inputs `x` (rows × in), row by row:
-    /// `y += Σ_j (scale · A_j·x) Bᵀ_j`, j in order.
+    /// `y += Σ_j (scale · A_j·x) Bᵀ_j`, j in order. The AVX2 kernel runs when the CPU has AVX2,
+    /// FMA and F16C, the scalar one otherwise; both compute each row alone, so a row's term
+    /// never depends on the other rows.
     pub fn apply(&self, x: &[f32], y: &mut [f32]) {
-        apply_pair(self, x, y)
+        #[cfg(target_arch = "x86_64")]
+        if Isa::detect() == Isa::Avx2Fma && is_x86_feature_detected!("f16c") {
+            // SAFETY: the CPU supports AVX2, FMA and F16C.
+            return unsafe { avx2::apply(self, x, y) };
+        }
+        let mut xa = vec![0f32; self.rank];
+        for (xr, yr) in x.chunks_exact(self.in_features).zip(y.chunks_exact_mut(self.out_features)) {
+            for (r, v) in xa.iter_mut().enumerate() {
+                let mut sum = 0f32;
+                for (k, &xv) in xr.iter().enumerate() {
+                    sum += xv * self.a(r, k);
+                }
+                *v = self.scale * sum;
+            }
+            for (r, &v) in xa.iter().enumerate() {
+                for (o, yv) in yr.iter_mut().enumerate() {
+                    *yv += v * self.bt(r, o);
+                }
+            }
+        }
     }
 
     fn bytes(&self) -> usize {
         (self.a.len() + self.bt.len()) * std::mem::size_of::<f16>()
-    }
-}
-
-/// [`LoraPair::apply`]: the AVX2 kernel when the CPU has AVX2, FMA and F16C, the scalar one
-/// otherwise. Both compute each row alone, so a row's term never depends on the other rows.
-fn apply_pair(p: &LoraPair, x: &[f32], y: &mut [f32]) {
-    #[cfg(target_arch = "x86_64")]
-    if is_x86_feature_detected!("avx2")
-        && is_x86_feature_detected!("fma")
-        && is_x86_feature_detected!("f16c")
-    {
-        // SAFETY: the CPU supports AVX2, FMA and F16C.
-        return unsafe { avx2::apply(p, x, y) };
-    }
-    let mut xa = vec![0f32; p.rank];
-    for (xr, yr) in x.chunks_exact(p.in_features).zip(y.chunks_exact_mut(p.out_features)) {
-        for (r, v) in xa.iter_mut().enumerate() {
-            let mut sum = 0f32;
-            for (k, &xv) in xr.iter().enumerate() {
-                sum += xv * p.a(r, k);
-            }
-            *v = p.scale * sum;
-        }
-        for (r, &v) in xa.iter().enumerate() {
-            for (o, yv) in yr.iter_mut().enumerate() {
-                *yv += v * p.bt(r, o);
-            }
-        }
     }
 }
 

@@ -19,7 +19,7 @@ use super::attention::{attend, Heads, KvCache, SeqAttention};
 use super::int8::{Int8Matrix, Product};
 use super::pool::{run_jobs, Job};
 use super::ops::{add_assign, rms_norm_rows, silu_mul, Rope};
-use super::lora::{LoraAdapter, TargetModule};
+use super::lora::{LoraAdapter, LoraPair, TargetModule};
 
 /// A projection `y = x Wᵀ (+ b)`.
 #[derive(Debug, Clone)]
@@ -376,34 +376,42 @@ impl CausalLm {
                 Weight::Dense(w) => Base::Done(dense_product(w, x, rows)?),
             });
         }
-        // The adapters' terms: one buffer per module (rows × out, zero), each sequence with
-        // an adapter writing its own rows: (module position, first row, rows, pair, rows).
+        // The adapters' terms: (module position, first row, rows, pair) for every sequence with
+        // an adapter on that module; one zeroed buffer (rows × out) per adapted module, each
+        // term writing its own rows.
+        let spans: Vec<(usize, usize, usize, &LoraPair)> = modules
+            .iter()
+            .enumerate()
+            .flat_map(|(i, &m)| {
+                segs.iter()
+                    .filter_map(move |&(off, n, a)| Some((i, off, n, a?.pair(layer, m)?)))
+            })
+            .collect();
         let mut buffers: Vec<Vec<f32>> = modules
             .iter()
-            .map(|&m| {
-                let adapted = segs.iter().any(|s| s.2.and_then(|a| a.pair(layer, m)).is_some());
+            .enumerate()
+            .map(|(i, &m)| {
+                let adapted = spans.iter().any(|s| s.0 == i);
                 vec![0f32; if adapted { rows * self.config.out_features(m) } else { 0 }]
             })
             .collect();
-        let mut terms = Vec::new();
-        for (i, (&m, buffer)) in modules.iter().zip(&mut buffers).enumerate() {
-            let out = self.config.out_features(m);
-            // `rest` holds the buffer's rows from row `at` on.
-            let (mut rest, mut at) = (buffer.as_mut_slice(), 0);
-            for &(off, n, adapter) in segs {
-                let Some(p) = adapter.and_then(|a| a.pair(layer, m)) else { continue };
-                let (_, tail) = std::mem::take(&mut rest).split_at_mut((off - at) * out);
-                let (mine, tail) = tail.split_at_mut(n * out);
-                (rest, at) = (tail, off + n);
-                terms.push((i, off, n, p, Mutex::new(mine)));
-            }
+        let mut terms = Vec::with_capacity(spans.len());
+        let mut rest: Vec<(&mut [f32], usize)> = buffers.iter_mut().map(|b| (b.as_mut_slice(), 0)).collect();
+        for &(i, off, n, pair) in &spans {
+            // `rest[i]` holds module i's buffer from row `at` on; spans come in row order.
+            let out = self.config.out_features(modules[i]);
+            let (tail, at) = std::mem::take(&mut rest[i]);
+            let (_, tail) = tail.split_at_mut((off - at) * out);
+            let (mine, tail) = tail.split_at_mut(n * out);
+            rest[i] = (tail, off + n);
+            terms.push((off, n, pair, Mutex::new(mine)));
         }
         // The adapters' terms first: they are the larger items, and cheap panels last keep
         // the threads' finishing times close.
         let mut jobs: Vec<Job<'_>> = vec![(
             terms.len(),
             Box::new(|r: Range<usize>| {
-                for (_, off, n, pair, term) in &terms[r] {
+                for (off, n, pair, term) in &terms[r] {
                     if let Ok(mut term) = term.lock() {
                         pair.apply(&x[off * inf..(off + n) * inf], &mut term);
                     }
@@ -430,8 +438,8 @@ impl CausalLm {
                 y
             })
             .collect();
-        let spans: Vec<(usize, usize, usize)> = terms.into_iter().map(|(i, off, n, ..)| (i, off, n)).collect();
-        for (i, off, n) in spans {
+        drop(terms);
+        for (i, off, n, _) in spans {
             let out = self.config.out_features(modules[i]);
             let rows = off * out..(off + n) * out;
             add_assign(&mut outputs[i][rows.clone()], &buffers[i][rows]);
