@@ -16,7 +16,7 @@ use candle_core::{DType, Device, Tensor};
 use super::config::{Arch, LmConfig};
 use super::error::{io_err, model_err, Result};
 use super::attention::{attend, Heads, KvCache, SeqAttention};
-use super::int8::{Int8Matrix, Product};
+use super::int8::{Int8Matrix, Product, QuantizedRows};
 use super::pool::{run_jobs, Job};
 use super::ops::{add_assign, rms_norm_rows, silu_mul, Rope};
 use super::lora::{LoraAdapter, LoraPair, TargetModule};
@@ -35,8 +35,8 @@ enum Weight {
 }
 
 impl Linear {
-    /// A GGUF tensor: quantised types become int8 blocks (finer than any GGUF quantisation
-    /// but Q8_0, which it reproduces up to the f16 scale); F32/F16/BF16 stay dense.
+    /// A GGUF tensor: quantised types become 7-bit blocks of [`Int8Matrix`] (finer than the 4-,
+    /// 5- and 6-bit GGUF quantisations, one bit coarser than Q8_0); F32/F16/BF16 stay dense.
     fn from_gguf(weight: QTensor, bias: Option<Tensor>) -> Result<Self> {
         let dense = matches!(
             weight.dtype(),
@@ -368,12 +368,18 @@ impl CausalLm {
             .iter()
             .map(|m| &self.layers[layer].proj[m.index()])
             .collect();
-        // Dense bases go through candle, which has its own dispatch; int8 ones join this one.
+        // Dense bases go through candle, which has its own dispatch; int8 ones join this one,
+        // sharing one quantisation of the input.
+        let quantized = linears
+            .iter()
+            .any(|l| matches!(l.weight, Weight::Int8(_)))
+            .then(|| QuantizedRows::new(x, rows, inf));
         let mut bases = Vec::with_capacity(N);
         for linear in &linears {
-            bases.push(match &linear.weight {
-                Weight::Int8(w) => Base::Pending(Product::new(w, x, rows)),
-                Weight::Dense(w) => Base::Done(dense_product(w, x, rows)?),
+            bases.push(match (&linear.weight, &quantized) {
+                (Weight::Int8(w), Some(q)) => Base::Pending(Product::new(w, q)),
+                (Weight::Int8(w), None) => Base::Done(w.matmul_t(x, rows)),
+                (Weight::Dense(w), _) => Base::Done(dense_product(w, x, rows)?),
             });
         }
         // The adapters' terms: (module position, first row, rows, pair) for every sequence with
