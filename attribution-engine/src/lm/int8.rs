@@ -22,6 +22,8 @@
 //! in block order with one FMA each, whichever tile or batch size computes it: its bits never
 //! depend on the rows computed beside it (continuous batching relies on this).
 
+use std::sync::atomic::{AtomicUsize, Ordering};
+
 use super::pool::run_ranges;
 use crate::simd::Isa;
 
@@ -240,9 +242,13 @@ pub(crate) struct Product<'a> {
     w: &'a Int8Matrix,
     x: &'a QuantizedRows,
     isa: Isa,
+    /// Capacity for the m × rows result, left unwritten (not zeroed: every element is written
+    /// by exactly one item) until `finish` sets its length.
     out: Vec<f32>,
     /// Where workers write: `out`'s buffer, which `finish` hands over.
     dst: SharedOut,
+    /// Items run so far: `finish` hands the result over only once all have.
+    done: AtomicUsize,
 }
 
 impl<'a> Product<'a> {
@@ -252,7 +258,7 @@ impl<'a> Product<'a> {
 
     fn with_isa(w: &'a Int8Matrix, x: &'a QuantizedRows, isa: Isa) -> Self {
         assert_eq!(x.cols, w.cols, "input rows do not match the matrix");
-        let mut out = vec![0f32; x.m * w.rows];
+        let mut out = Vec::with_capacity(x.m * w.rows);
         let dst = SharedOut(out.as_mut_ptr());
         Self {
             w,
@@ -260,6 +266,7 @@ impl<'a> Product<'a> {
             isa,
             out,
             dst,
+            done: AtomicUsize::new(0),
         }
     }
 
@@ -295,6 +302,7 @@ impl<'a> Product<'a> {
             (1, self.row_block())
         };
         let mut acc = vec![0f32; rows * PANEL];
+        let count = items.len();
         for item in items {
             // Consecutive items share a block of input rows, which stays in cache.
             let (b, p0) = if m == 1 {
@@ -317,10 +325,19 @@ impl<'a> Product<'a> {
                 unsafe { w.store(self.dst, rows.clone(), p, acc) };
             }
         }
+        self.done.fetch_add(count, Ordering::Release);
     }
 
-    /// The m × rows result (complete once every item has run).
-    pub fn finish(self) -> Vec<f32> {
+    /// The m × rows result.
+    ///
+    /// # Panics
+    /// When not every item has run.
+    pub fn finish(mut self) -> Vec<f32> {
+        assert_eq!(self.done.load(Ordering::Acquire), self.items(), "a product finished before all its items ran");
+        // SAFETY: every item has run (checked above; `run`'s contract: each exactly once),
+        // and together the items write all m × rows elements (every panel's valid rows for
+        // every block of input rows).
+        unsafe { self.out.set_len(self.x.m * self.w.rows) };
         self.out
     }
 }

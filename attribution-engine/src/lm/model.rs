@@ -18,7 +18,7 @@ use super::error::{io_err, model_err, Result};
 use super::attention::{attend, Heads, KvCache, SeqAttention};
 use super::int8::{Int8Matrix, Product, QuantizedRows};
 use super::pool::{run_jobs, Job};
-use super::ops::{add_assign, rms_norm_rows, silu_mul, Rope};
+use super::ops::{add_assign, rms_norm_rows, silu_mul_rows, Rope};
 use super::lora::{LoraAdapter, LoraPair, TargetModule};
 
 /// A projection `y = x Wᵀ (+ b)`.
@@ -539,7 +539,7 @@ impl CausalLm {
             let h = rms_norm_rows(&x, &layer.ffn_norm, eps);
             let [mut gate, up] =
                 self.project(l, [TargetModule::Gate, TargetModule::Up], &h, &segs)?;
-            silu_mul(&mut gate, &up);
+            silu_mul_rows(&mut gate, &up, cfg.intermediate_size);
             let [down] = self.project(l, [TargetModule::Down], &gate, &segs)?;
             add_assign(&mut x, &down);
         }

@@ -1,6 +1,7 @@
 //! Row-wise operations of the forward pass on plain f32 rows: each output row depends on its
 //! own input row only, with a fixed reduction order, so results never depend on the batch.
 
+use super::pool::for_row_chunks;
 use crate::simd::avx2_build;
 
 /// Dot product with a fixed reduction order (eight lanes, then the lanes in order).
@@ -23,15 +24,29 @@ pub(crate) fn dot(x: &[f32], y: &[f32]) -> f32 {
     ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7])) + tail
 }
 
-/// RMS norm of each `weight.len()`-wide row: `x / sqrt(mean(x²) + eps) · weight`.
+/// RMS norm of each `weight.len()`-wide row: `x / sqrt(mean(x²) + eps) · weight`; a prompt's
+/// rows in parallel chunks.
 pub(crate) fn rms_norm_rows(x: &[f32], weight: &[f32], eps: f32) -> Vec<f32> {
     let width = weight.len();
-    let mut out = Vec::with_capacity(x.len());
-    for row in x.chunks_exact(width) {
-        let scale = 1.0 / (dot(row, row) / width as f32 + eps).sqrt();
-        out.extend(row.iter().zip(weight).map(|(v, w)| v * scale * w));
-    }
+    let mut out = vec![0f32; x.len()];
+    for_row_chunks(&mut out, width, |first, out| {
+        let x = &x[first * width..][..out.len()];
+        for (row, out) in x.chunks_exact(width).zip(out.chunks_exact_mut(width)) {
+            let scale = 1.0 / (dot(row, row) / width as f32 + eps).sqrt();
+            for ((o, v), w) in out.iter_mut().zip(row).zip(weight) {
+                *o = v * scale * w;
+            }
+        }
+    });
     out
+}
+
+/// `gate ← silu(gate) · up`, element-wise, for rows of `width`; a prompt's rows in parallel
+/// chunks.
+pub(crate) fn silu_mul_rows(gate: &mut [f32], up: &[f32], width: usize) {
+    for_row_chunks(gate, width, |first, gate| {
+        silu_mul(gate, &up[first * width..][..gate.len()]);
+    });
 }
 
 avx2_build! {
@@ -77,7 +92,11 @@ pub(crate) fn exp_poly(x: f32) -> f32 {
     const ROUND: f32 = 12_582_912.0;
     let (underflow, overflow) = (x < -87.3, x > 88.7);
     let x = x.clamp(-87.3, 88.7);
-    let n = (x * LOG2E + ROUND) - ROUND;
+    let shifted = x * LOG2E + ROUND;
+    let n = shifted - ROUND;
+    // n as an integer, from the low bits of `shifted` (an `as i32` cast is a scalar
+    // conversion with saturation checks, which keeps the caller's loop from vectorising).
+    let n_int = shifted.to_bits() as i32 - ROUND.to_bits() as i32;
     let r = x - n * C1 - n * C2;
     let mut p = 1.987_569_2e-4f32;
     p = p * r + 1.398_199_9e-3;
@@ -87,7 +106,7 @@ pub(crate) fn exp_poly(x: f32) -> f32 {
     p = p * r + 0.5;
     let y = p * r * r + r + 1.0;
     // 2ⁿ · y in two halves: 2¹²⁸ alone is not a finite f32.
-    let (n, half_n) = (n as i32, (n as i32) >> 1);
+    let (n, half_n) = (n_int, n_int >> 1);
     let half = f32::from_bits(((half_n + 127) as u32) << 23);
     let rest = f32::from_bits(((n - half_n + 127) as u32) << 23);
     let v = y * half * rest;

@@ -9,6 +9,7 @@
 use std::cell::Cell;
 use std::ops::Range;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
 
 use candle_core::utils::barrier_pool;
 
@@ -78,10 +79,38 @@ pub(crate) fn run_jobs(jobs: &[Job<'_>]) {
     });
 }
 
+/// Elements per chunk of [`for_row_chunks`]: a dispatch costs a few microseconds, which a
+/// chunk of this size repays.
+const CHUNK_ELEMENTS: usize = 1 << 15;
+
+/// Runs `f(first row, chunk)` over `data` (rows of `width`) cut into chunks of whole rows: on
+/// the pool when there is more than one chunk's work (a prompt's rows), inline otherwise (a
+/// decode step's).
+pub(crate) fn for_row_chunks<T: Send>(data: &mut [T], width: usize, f: impl Fn(usize, &mut [T]) + Sync) {
+    let per = (CHUNK_ELEMENTS / width.max(1)).max(1);
+    if data.len() <= per * width {
+        f(0, data);
+        return;
+    }
+    let chunks: Vec<Mutex<(usize, &mut [T])>> = data
+        .chunks_mut(per * width)
+        .enumerate()
+        .map(|(i, chunk)| Mutex::new((i * per, chunk)))
+        .collect();
+    run_ranges(chunks.len(), |range| {
+        for chunk in &chunks[range] {
+            // Each chunk is taken by exactly one call; the lock is never contended.
+            if let Ok(mut chunk) = chunk.lock() {
+                let (row, data) = &mut *chunk;
+                f(*row, data);
+            }
+        }
+    });
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::Mutex;
 
     #[test]
     fn every_item_runs_once_also_when_nested() {
@@ -97,6 +126,20 @@ mod tests {
             }
         });
         assert!(seen.into_inner().unwrap().iter().all(|&c| c == 1));
+    }
+
+    #[test]
+    fn row_chunks_cover_every_row_once_with_its_index() {
+        for (rows, width) in [(3, 4), (5000, 16), (1, 1 << 16), (0, 8)] {
+            let mut data = vec![0usize; rows * width];
+            for_row_chunks(&mut data, width, |first, chunk| {
+                for (i, row) in chunk.chunks_exact_mut(width).enumerate() {
+                    row.iter_mut().for_each(|v| *v += first + i + 1);
+                }
+            });
+            let want: Vec<usize> = (0..rows).flat_map(|r| std::iter::repeat_n(r + 1, width)).collect();
+            assert_eq!(data, want, "{rows} rows of {width}");
+        }
     }
 
     #[test]
