@@ -141,6 +141,12 @@ pub fn write_tiny_hf_arch(dir: &Path, seed: u64, arch: Arch) -> std::io::Result<
 /// The same random weights as [`write_tiny_hf`] with the same seed, as an F32 GGUF in
 /// llama.cpp's layout (q/k rows permuted for interleaved RoPE), with `tokenizer.json` beside it.
 pub fn write_tiny_gguf(dir: &Path, seed: u64) -> std::io::Result<std::path::PathBuf> {
+    write_tiny_gguf_as(dir, seed, GgmlDType::F32)
+}
+
+/// [`write_tiny_gguf`] with the projections and the output layer stored as `dtype` (such as
+/// `Q8_0` or `Q4_1`, as quantised GGUF files hold them); norms and embeddings stay F32.
+pub fn write_tiny_gguf_as(dir: &Path, seed: u64, dtype: GgmlDType) -> std::io::Result<std::path::PathBuf> {
     let cfg = tiny_config();
     std::fs::create_dir_all(dir)?;
     let w = hf_tensors(&cfg, seed).map_err(to_io)?;
@@ -150,7 +156,8 @@ pub fn write_tiny_gguf(dir: &Path, seed: u64) -> std::io::Result<std::path::Path
     };
     let mut q: Vec<(String, QTensor)> = Vec::new();
     let mut put = |name: String, t: &Tensor| -> candle_core::Result<()> {
-        q.push((name, QTensor::quantize(t, GgmlDType::F32)?));
+        let matrix = t.rank() == 2 && name != "token_embd.weight";
+        q.push((name, QTensor::quantize(t, if matrix { dtype } else { GgmlDType::F32 })?));
         Ok(())
     };
     let get = |n: &str| w.get(n).ok_or_else(|| std::io::Error::other(format!("fixture misses {n}")));

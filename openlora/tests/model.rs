@@ -4,7 +4,8 @@
 use std::path::Path;
 
 use openledger_attribution_engine::lm::{CausalLm, KvCache, LmConfig, LoraAdapter, SeqStep, TargetModule};
-use openlora::fixtures::{write_adapter, write_tiny_gguf, write_tiny_hf, write_tiny_hf_arch};
+use candle_core::quantized::GgmlDType;
+use openlora::fixtures::{write_adapter, write_tiny_gguf, write_tiny_gguf_as, write_tiny_hf, write_tiny_hf_arch};
 
 const ALL: [TargetModule; 7] = TargetModule::ALL;
 
@@ -71,20 +72,54 @@ fn gguf_layout_matches_hf_layout_with_and_without_adapter() {
 #[test]
 fn sequence_logits_do_not_depend_on_the_batch() {
     let tmp = tempfile::tempdir().unwrap();
-    let cfg = write_tiny_hf(&tmp.path().join("base"), 3).unwrap();
+    write_tiny_hf(&tmp.path().join("base"), 3).unwrap();
     let model = CausalLm::load_hf_dir(&tmp.path().join("base")).unwrap();
+    assert_batch_invariance(&model, tmp.path());
+}
+
+#[test]
+fn quantised_gguf_runs_the_integer_kernel_with_the_same_guarantees() {
+    // Q8_0 and Q4_1 projections become the int8 kernel's 7-bit blocks (dense F32 ones go
+    // through candle): batch invariance with mixed adapters, B = 0 exactness, and logits close
+    // to the F32 file's.
+    let tmp = tempfile::tempdir().unwrap();
+    let dense = CausalLm::load_gguf(&write_tiny_gguf(&tmp.path().join("f32"), 4).unwrap()).unwrap().0;
+    let prompt = [4u32, 7, 9, 12, 5];
+    let reference = run_alone(&dense, &prompt, None, 4);
+    for (dtype, tolerance) in [(GgmlDType::Q8_0, 0.03), (GgmlDType::Q4_1, 0.2)] {
+        let dir = tmp.path().join(format!("{dtype:?}"));
+        let (model, _) = CausalLm::load_gguf(&write_tiny_gguf_as(&dir, 4, dtype).unwrap()).unwrap();
+        assert!(model.weight_bytes() < dense.weight_bytes(), "{dtype:?}: projections are not held as int8");
+        assert_batch_invariance(&model, &dir);
+        let cfg = &model.config;
+        write_adapter(&dir.join("zero"), cfg, 4, 8.0, &ALL, 3, true).unwrap();
+        let zero = load_adapter(&dir.join("zero"), cfg);
+        let base = run_alone(&model, &prompt, None, 4);
+        assert_eq!(run_alone(&model, &prompt, Some(&zero), 4), base, "{dtype:?}: B = 0 must leave logits bit for bit unchanged");
+        // Teacher-forced by the greedy tokens of each: compare the first step only.
+        let (got, want) = (&base[0], &reference[0]);
+        let scale = want.iter().fold(0f32, |m, v| m.max(v.abs()));
+        let diff = got.iter().zip(want).map(|(a, b)| (a - b).abs()).fold(0f32, f32::max);
+        assert!(diff < tolerance * scale, "{dtype:?}: logits differ from F32 by {diff} (scale {scale})");
+    }
+}
+
+/// Four sequences (three adapters of different ranks and targets, one without) give the same
+/// logits batched, with one joining late, as alone.
+fn assert_batch_invariance(model: &CausalLm, dir: &Path) {
+    let cfg = &model.config;
     let adapters: Vec<LoraAdapter> = (0..3)
         .map(|i| {
-            let dir = tmp.path().join(format!("a{i}"));
+            let dir = dir.join(format!("a{i}"));
             let targets: &[TargetModule] = if i == 1 { &[TargetModule::Q, TargetModule::V] } else { &ALL };
-            write_adapter(&dir, &cfg, 2 + 2 * i, 8.0, targets, 10 + i as u64, false).unwrap();
-            load_adapter(&dir, &cfg)
+            write_adapter(&dir, cfg, 2 + 2 * i, 8.0, targets, 10 + i as u64, false).unwrap();
+            load_adapter(&dir, cfg)
         })
         .collect();
     let prompts: [&[u32]; 4] = [&[4, 5, 6], &[7, 8, 9, 10, 11, 12, 13], &[14], &[15, 16, 17, 18]];
     let which: [Option<usize>; 4] = [Some(0), None, Some(1), Some(2)];
     let steps = 5;
-    let alone: Vec<_> = (0..4).map(|i| run_alone(&model, prompts[i], which[i].map(|a| &adapters[a]), steps)).collect();
+    let alone: Vec<_> = (0..4).map(|i| run_alone(model, prompts[i], which[i].map(|a| &adapters[a]), steps)).collect();
     // All four together, the last one joining two steps late (continuous batching).
     let mut caches: Vec<KvCache> = (0..4).map(|_| KvCache::new()).collect();
     let mut next: Vec<Vec<u32>> = prompts.iter().map(|p| p.to_vec()).collect();

@@ -145,22 +145,6 @@ impl Int8Matrix {
         product.finish()
     }
 
-    /// Copies accumulators (`rows.len() × 16`, row-major) of panel `p` into input rows `rows`
-    /// of the m × self.rows output, dropping the padding rows of the last panel.
-    ///
-    /// # Safety
-    /// `out` points to the m × self.rows output, `rows.end <= m`, and no other thread writes
-    /// these rows of this panel's columns.
-    unsafe fn store(&self, out: SharedOut, rows: std::ops::Range<usize>, p: usize, acc: &[f32]) {
-        let j0 = p * PANEL;
-        let valid = PANEL.min(self.rows - j0);
-        for (a, i) in rows.enumerate() {
-            // SAFETY: row i, columns j0..j0 + valid lie inside the output (caller's contract).
-            let dst = unsafe { std::slice::from_raw_parts_mut(out.0.add(i * self.rows + j0), valid) };
-            dst.copy_from_slice(&acc[a * PANEL..][..valid]);
-        }
-    }
-
     /// Dequantised weight of row `j` at input position `t`.
     #[cfg(test)]
     fn weight(&self, j: usize, t: usize) -> f32 {
@@ -301,7 +285,8 @@ impl<'a> Product<'a> {
         } else {
             (1, self.row_block())
         };
-        let mut acc = vec![0f32; rows * PANEL];
+        // The last panel's padding rows are computed into `spare` and dropped.
+        let mut spare = [0f32; TILE_INPUTS * PANEL];
         let count = items.len();
         for item in items {
             // Consecutive items share a block of input rows, which stays in cache.
@@ -311,18 +296,28 @@ impl<'a> Product<'a> {
                 (item / w.panels(), item % w.panels())
             };
             let rows = b * rows..m.min((b + 1) * rows);
-            let acc = &mut acc[..rows.len() * PANEL];
             for p in p0..w.panels().min(p0 + panels) {
+                let (j0, valid) = (p * PANEL, PANEL.min(w.rows - p * PANEL));
                 let mut i = rows.start;
                 while i < rows.end {
                     let n = TILE_INPUTS.min(rows.end - i);
-                    tile(self.isa, w, p, self.x, i, n, &mut acc[(i - rows.start) * PANEL..][..n * PANEL]);
+                    if valid == PANEL {
+                        // SAFETY: rows i..i + n, columns j0..j0 + 16 lie in the m × rows
+                        // output; work items own disjoint (row block, panel) pairs, hence
+                        // disjoint elements, and no concurrent call runs this item (caller's
+                        // contract); `out` lives as long as `self`.
+                        unsafe { tile(self.isa, w, p, self.x, i, n, self.dst.0.add(i * w.rows + j0), w.rows) };
+                    } else {
+                        // SAFETY: `spare` holds n × 16 values.
+                        unsafe { tile(self.isa, w, p, self.x, i, n, spare.as_mut_ptr(), PANEL) };
+                        for c in 0..n {
+                            // SAFETY: as above, for columns j0..j0 + valid.
+                            let dst = unsafe { std::slice::from_raw_parts_mut(self.dst.0.add((i + c) * w.rows + j0), valid) };
+                            dst.copy_from_slice(&spare[c * PANEL..][..valid]);
+                        }
+                    }
                     i += n;
                 }
-                // SAFETY: work items own disjoint (row block, panel) pairs, hence disjoint
-                // output elements; no concurrent call runs this item (caller's contract);
-                // `out` lives as long as `self`.
-                unsafe { w.store(self.dst, rows.clone(), p, acc) };
             }
         }
         self.done.fetch_add(count, Ordering::Release);
@@ -342,22 +337,27 @@ impl<'a> Product<'a> {
     }
 }
 
-/// Panel `p` against input rows `i0..i0 + n` (n ≤ 6); `acc` (n × 16) receives the outputs.
-fn tile(isa: Isa, w: &Int8Matrix, p: usize, x: &QuantizedRows, i0: usize, n: usize, acc: &mut [f32]) {
-    debug_assert!(p < w.panels() && i0 + n <= x.m && acc.len() == n * PANEL);
+/// Panel `p` against input rows `i0..i0 + n` (n ≤ 6): input row `i0 + c`'s 16 outputs go to
+/// `out + c · stride`.
+///
+/// # Safety
+/// The panel and rows exist; `out + c · stride .. + 16` is writable for every c < n and not
+/// accessed by anyone else meanwhile.
+unsafe fn tile(isa: Isa, w: &Int8Matrix, p: usize, x: &QuantizedRows, i0: usize, n: usize, out: *mut f32, stride: usize) {
+    debug_assert!(p < w.panels() && i0 + n <= x.m && n <= TILE_INPUTS);
     match isa {
-        Isa::Portable => portable(w, p, x, i0, n, acc),
-        // SAFETY: AVX2 and FMA are present (detected); the panel and rows exist (checked
-        // above by the callers' construction) and `acc` holds n × 16 values.
+        // SAFETY: the caller's contract.
+        Isa::Portable => unsafe { portable(w, p, x, i0, n, out, stride) },
+        // SAFETY: AVX2 and FMA are present (detected); the rest is the caller's contract.
         #[cfg(target_arch = "x86_64")]
         Isa::Avx2Fma => unsafe {
             match n {
-                6 => avx2::tile::<6>(w, p, x, i0, acc),
-                5 => avx2::tile::<5>(w, p, x, i0, acc),
-                4 => avx2::tile::<4>(w, p, x, i0, acc),
-                3 => avx2::tile::<3>(w, p, x, i0, acc),
-                2 => avx2::tile::<2>(w, p, x, i0, acc),
-                _ => avx2::tile::<1>(w, p, x, i0, acc),
+                6 => avx2::tile::<6>(w, p, x, i0, out, stride),
+                5 => avx2::tile::<5>(w, p, x, i0, out, stride),
+                4 => avx2::tile::<4>(w, p, x, i0, out, stride),
+                3 => avx2::tile::<3>(w, p, x, i0, out, stride),
+                2 => avx2::tile::<2>(w, p, x, i0, out, stride),
+                _ => avx2::tile::<1>(w, p, x, i0, out, stride),
             }
         },
     }
@@ -365,7 +365,10 @@ fn tile(isa: Isa, w: &Int8Matrix, p: usize, x: &QuantizedRows, i0: usize, n: usi
 
 /// Scalar fallback with the same arithmetic: an exact integer sum per block, then one fused
 /// multiply-add of it into the output, block by block.
-fn portable(w: &Int8Matrix, p: usize, x: &QuantizedRows, i0: usize, n: usize, acc: &mut [f32]) {
+///
+/// # Safety
+/// As [`tile`].
+unsafe fn portable(w: &Int8Matrix, p: usize, x: &QuantizedRows, i0: usize, n: usize, dst: *mut f32, stride: usize) {
     let blocks = w.blocks();
     for c in 0..n {
         let i = i0 + c;
@@ -381,7 +384,8 @@ fn portable(w: &Int8Matrix, p: usize, x: &QuantizedRows, i0: usize, n: usize, ac
                 let sum = (sum - x.offsets[i * blocks + b]) as f32;
                 out = sum.mul_add(w.scales[block * PANEL + r] * x.scales[i * blocks + b], out);
             }
-            acc[c * PANEL + r] = out;
+            // SAFETY: the caller's contract.
+            unsafe { *dst.add(c * stride + r) = out };
         }
     }
 }
@@ -433,13 +437,13 @@ mod avx2 {
 
     /// Panel `p` against input rows `i0..i0 + C`: per block, 16 × C integer sums (one
     /// `vpmaddubsw` + `vpmaddwd` per weight register and input, 4 positions at a time), then
-    /// one FMA per output of the scaled sum; `acc` receives C × 16 outputs.
+    /// one FMA per output of the scaled sum; input row `i0 + c`'s outputs go to
+    /// `dst + c · stride`.
     ///
     /// # Safety
-    /// AVX2 and FMA; the panel exists, rows `i0..i0 + C` exist in `x` and `acc` holds C × 16
-    /// values.
+    /// AVX2 and FMA; as [`super::tile`].
     #[target_feature(enable = "avx2,fma")]
-    pub unsafe fn tile<const C: usize>(w: &Int8Matrix, p: usize, x: &QuantizedRows, i0: usize, acc: &mut [f32]) {
+    pub unsafe fn tile<const C: usize>(w: &Int8Matrix, p: usize, x: &QuantizedRows, i0: usize, dst: *mut f32, stride: usize) {
         let blocks = w.blocks();
         let ones = _mm256_set1_epi16(1);
         let mut out = [[_mm256_setzero_ps(); 2]; C];
@@ -474,10 +478,10 @@ mod avx2 {
             }
         }
         for c in 0..C {
-            // SAFETY: acc holds C × 16 floats.
+            // SAFETY: 16 writable floats at dst + c · stride (caller's contract).
             unsafe {
-                _mm256_storeu_ps(acc.as_mut_ptr().add(c * PANEL), out[c][0]);
-                _mm256_storeu_ps(acc.as_mut_ptr().add(c * PANEL + 8), out[c][1]);
+                _mm256_storeu_ps(dst.add(c * stride), out[c][0]);
+                _mm256_storeu_ps(dst.add(c * stride + 8), out[c][1]);
             }
         }
     }

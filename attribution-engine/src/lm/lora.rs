@@ -186,8 +186,14 @@ pub struct LoraPair {
     pub out_features: usize,
     pub scale: f32,
     a: Vec<f16>,
-    bt: Vec<f16>,
+    /// `B` in blocks of 16 outputs: `[output / 16][rank][output % 16]`, the last block padded
+    /// with zeros, so that a row's term reads `B` as one stream (rank-major `Bᵀ` is `rank`
+    /// streams) and any 16 outputs as one run of `rank · 32` bytes.
+    b: Vec<f16>,
 }
+
+/// Outputs per block of [`LoraPair`]'s `B`.
+pub(crate) const B_BLOCK: usize = 16;
 
 impl LoraPair {
     /// Rounds `a` (rank × in) and `bt` (rank × out) to f16; the caller has checked the range
@@ -198,6 +204,12 @@ impl LoraPair {
             a.len() == rank * in_features && bt.len() == rank * out_features,
             "LoRA weights do not match rank × in and rank × out"
         );
+        let mut blocked = vec![0f32; out_features.div_ceil(B_BLOCK) * B_BLOCK * rank];
+        for (r, row) in bt.chunks_exact(out_features.max(1)).enumerate() {
+            for (o, &v) in row.iter().enumerate() {
+                blocked[Self::b_index(rank, r, o)] = v;
+            }
+        }
         let half = |v: &[f32]| {
             let mut h = vec![f16::ZERO; v.len()];
             h.convert_from_f32_slice(v);
@@ -209,7 +221,7 @@ impl LoraPair {
             out_features,
             scale,
             a: half(a),
-            bt: half(bt),
+            b: half(&blocked),
         }
     }
 
@@ -220,21 +232,34 @@ impl LoraPair {
 
     /// `Bᵀ[r][o]` (= `B[o][r]`) as stored.
     pub fn bt(&self, r: usize, o: usize) -> f32 {
-        self.bt[r * self.out_features + o].to_f32()
+        self.b[Self::b_index(self.rank, r, o)].to_f32()
+    }
+
+    /// Index of `B[o][r]` in `b`.
+    fn b_index(rank: usize, r: usize, o: usize) -> usize {
+        (o / B_BLOCK * rank + r) * B_BLOCK + o % B_BLOCK
     }
 
     /// Adds the low-rank term to `y` (rows × out) for inputs `x` (rows × in), row by row:
-    /// `y += Σ_j (scale · A_j·x) Bᵀ_j`, j in order. The AVX2 kernel runs when the CPU has AVX2,
-    /// FMA and F16C, the scalar one otherwise; both compute each row alone, so a row's term
-    /// never depends on the other rows.
+    /// [`Self::factor`], then [`Self::expand_add`] over every output. Each row is computed
+    /// alone, so a row's term never depends on the other rows.
     pub fn apply(&self, x: &[f32], y: &mut [f32]) {
-        #[cfg(target_arch = "x86_64")]
-        if Isa::detect() == Isa::Avx2Fma && is_x86_feature_detected!("f16c") {
-            // SAFETY: the CPU supports AVX2, FMA and F16C.
-            return unsafe { avx2::apply(self, x, y) };
-        }
         let mut xa = vec![0f32; self.rank];
         for (xr, yr) in x.chunks_exact(self.in_features).zip(y.chunks_exact_mut(self.out_features)) {
+            self.factor(xr, &mut xa);
+            self.expand_add(&xa, 0..self.out_features, yr);
+        }
+    }
+
+    /// `xa = scale · A x` for inputs `x` (rows × in) into `xa` (rows × rank). The AVX2 kernel
+    /// runs when the CPU has AVX2, FMA and F16C, the scalar one otherwise.
+    pub fn factor(&self, x: &[f32], xa: &mut [f32]) {
+        #[cfg(target_arch = "x86_64")]
+        if has_f16_kernels() {
+            // SAFETY: the CPU supports AVX2, FMA and F16C.
+            return unsafe { avx2::factor(self, x, xa) };
+        }
+        for (xr, xa) in x.chunks_exact(self.in_features).zip(xa.chunks_exact_mut(self.rank)) {
             for (r, v) in xa.iter_mut().enumerate() {
                 let mut sum = 0f32;
                 for (k, &xv) in xr.iter().enumerate() {
@@ -242,23 +267,43 @@ impl LoraPair {
                 }
                 *v = self.scale * sum;
             }
+        }
+    }
+
+    /// `y += Σ_r xa_r Bᵀ_r[cols]` for one row (`y` holds the outputs `cols`, which start at a
+    /// multiple of 16): each output's term is one chain over the ranks in order, from zero,
+    /// then added to `y`, so splitting the outputs into ranges does not change a bit.
+    pub fn expand_add(&self, xa: &[f32], cols: std::ops::Range<usize>, y: &mut [f32]) {
+        assert!(
+            xa.len() == self.rank
+                && cols.start.is_multiple_of(B_BLOCK)
+                && cols.end <= self.out_features
+                && y.len() == cols.len(),
+            "expansion out of range"
+        );
+        #[cfg(target_arch = "x86_64")]
+        if has_f16_kernels() {
+            // SAFETY: the CPU supports AVX2, FMA and F16C; the range is checked above.
+            return unsafe { avx2::expand_add(self, xa, cols.start / B_BLOCK, y) };
+        }
+        for (o, yv) in cols.zip(y.iter_mut()) {
+            let mut term = 0f32;
             for (r, &v) in xa.iter().enumerate() {
-                for (o, yv) in yr.iter_mut().enumerate() {
-                    *yv += v * self.bt(r, o);
-                }
+                term += v * self.bt(r, o);
             }
+            *yv += term;
         }
     }
 
     fn bytes(&self) -> usize {
-        (self.a.len() + self.bt.len()) * std::mem::size_of::<f16>()
+        (self.a.len() + self.b.len()) * std::mem::size_of::<f16>()
     }
 }
 
 #[cfg(target_arch = "x86_64")]
 #[allow(clippy::needless_range_loop)] // index loops over the const-size register groups read best
 mod avx2 {
-    use super::LoraPair;
+    use super::{LoraPair, B_BLOCK};
     use half::f16;
     use std::arch::x86_64::*;
 
@@ -276,25 +321,24 @@ mod avx2 {
         unsafe { _mm256_cvtph_ps(_mm_loadu_si128(p.cast())) }
     }
 
+    /// [`LoraPair::factor`].
+    ///
     /// # Safety
     /// AVX2, FMA and F16C.
     #[target_feature(enable = "avx2,fma,f16c")]
-    pub unsafe fn apply(p: &LoraPair, x: &[f32], y: &mut [f32]) {
-        let mut xa = vec![0f32; p.rank];
-        for (xr, yr) in x.chunks_exact(p.in_features).zip(y.chunks_exact_mut(p.out_features)) {
+    pub unsafe fn factor(p: &LoraPair, x: &[f32], xa: &mut [f32]) {
+        for (xr, xa) in x.chunks_exact(p.in_features).zip(xa.chunks_exact_mut(p.rank)) {
             let mut r = 0;
             while r < p.rank {
                 // SAFETY: AVX2, FMA and F16C (caller); ranks r.. exist.
                 if p.rank - r >= GROUP {
-                    unsafe { project::<GROUP>(p, r, xr, &mut xa) };
+                    unsafe { project::<GROUP>(p, r, xr, xa) };
                     r += GROUP;
                 } else {
-                    unsafe { project::<1>(p, r, xr, &mut xa) };
+                    unsafe { project::<1>(p, r, xr, xa) };
                     r += 1;
                 }
             }
-            // SAFETY: as above.
-            unsafe { expand(p, &xa, yr) };
         }
     }
 
@@ -330,56 +374,46 @@ mod avx2 {
         }
     }
 
-    /// `y += Σ_r xa_r Bᵀ_r`: each output one FMA chain over the ranks in order, 32 outputs
-    /// (four independent chains) at a time.
+    /// [`LoraPair::expand_add`] for the outputs from block `block0` on: per block of 16, two
+    /// registers of FMA chains over the ranks.
     ///
     /// # Safety
-    /// AVX2, FMA and F16C; `y` has `out_features` values and `xa` `rank`.
+    /// AVX2, FMA and F16C; `block0 · 16 + y.len() <= out_features` and `xa` has `rank` values.
     #[target_feature(enable = "avx2,fma,f16c")]
-    unsafe fn expand(p: &LoraPair, xa: &[f32], y: &mut [f32]) {
-        let n = p.out_features;
-        let mut o = 0;
-        while o + 8 <= n {
-            // SAFETY: AVX2, FMA and F16C (caller); the outputs exist.
+    pub unsafe fn expand_add(p: &LoraPair, xa: &[f32], block0: usize, y: &mut [f32]) {
+        let stride = p.rank * B_BLOCK;
+        for (i, y) in y.chunks_mut(B_BLOCK).enumerate() {
+            // SAFETY: block `block0 + i` exists (the caller's contract), `stride` f16 values.
             unsafe {
-                if o + 32 <= n {
-                    expand_chunks::<4>(p, xa, y, o);
-                    o += 32;
+                let b = p.b.as_ptr().add((block0 + i) * stride);
+                let (mut lo, mut hi) = (_mm256_setzero_ps(), _mm256_setzero_ps());
+                for (r, &v) in xa.iter().enumerate() {
+                    let t = _mm256_set1_ps(v);
+                    lo = _mm256_fmadd_ps(t, load8(b.add(r * B_BLOCK)), lo);
+                    hi = _mm256_fmadd_ps(t, load8(b.add(r * B_BLOCK + 8)), hi);
+                }
+                if y.len() == B_BLOCK {
+                    let out = y.as_mut_ptr();
+                    _mm256_storeu_ps(out, _mm256_add_ps(_mm256_loadu_ps(out), lo));
+                    _mm256_storeu_ps(out.add(8), _mm256_add_ps(_mm256_loadu_ps(out.add(8)), hi));
                 } else {
-                    expand_chunks::<1>(p, xa, y, o);
-                    o += 8;
+                    let mut term = [0f32; B_BLOCK];
+                    _mm256_storeu_ps(term.as_mut_ptr(), lo);
+                    _mm256_storeu_ps(term.as_mut_ptr().add(8), hi);
+                    for (yv, t) in y.iter_mut().zip(term) {
+                        *yv += t;
+                    }
                 }
             }
         }
-        let full = o;
-        for o in full..n {
-            for (r, &v) in xa.iter().enumerate() {
-                y[o] += v * p.bt[r * n + o].to_f32();
-            }
-        }
     }
+}
 
-    /// Outputs `o..o + 8·C` of [`expand`].
-    ///
-    /// # Safety
-    /// AVX2, FMA and F16C; `o + 8·C <= out_features`.
-    #[target_feature(enable = "avx2,fma,f16c")]
-    unsafe fn expand_chunks<const C: usize>(p: &LoraPair, xa: &[f32], y: &mut [f32], o: usize) {
-        let n = p.out_features;
-        // SAFETY: the caller's contract bounds every access.
-        unsafe {
-            let mut acc: [__m256; C] = std::array::from_fn(|c| _mm256_loadu_ps(y.as_ptr().add(o + 8 * c)));
-            for (r, &v) in xa.iter().enumerate() {
-                let t = _mm256_set1_ps(v);
-                for c in 0..C {
-                    acc[c] = _mm256_fmadd_ps(t, load8(p.bt.as_ptr().add(r * n + o + 8 * c)), acc[c]);
-                }
-            }
-            for c in 0..C {
-                _mm256_storeu_ps(y.as_mut_ptr().add(o + 8 * c), acc[c]);
-            }
-        }
-    }
+/// Whether the AVX2 + FMA + F16C kernels can run (detected once).
+#[cfg(target_arch = "x86_64")]
+fn has_f16_kernels() -> bool {
+    static DETECTED: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *DETECTED.get_or_init(|| Isa::detect() == Isa::Avx2Fma && is_x86_feature_detected!("f16c"))
 }
 
 /// A validated adapter, ready to be applied to its base.
