@@ -72,6 +72,9 @@ fn escape(label: &str) -> String {
     label.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
 }
 
+/// A per-adapter counter of the Prometheus output: name, help text and its value.
+type Counter = (&'static str, &'static str, fn(&AdapterStats) -> u64);
+
 impl Metrics {
     pub fn cache_hit(&self) {
         self.hits.fetch_add(1, Ordering::Relaxed);
@@ -114,7 +117,7 @@ impl Metrics {
     pub fn render(&self, g: &Gauges) -> String {
         let mut out = String::new();
         let per = self.per_adapter.lock().unwrap_or_else(|p| p.into_inner()).clone();
-        let counters: [(&str, &str, fn(&AdapterStats) -> u64); 4] = [
+        let counters: [Counter; 4] = [
             ("openlora_requests_total", "Completed requests per model/adapter.", |s| s.requests),
             ("openlora_request_errors_total", "Requests that failed after being accepted.", |s| s.errors),
             ("openlora_prompt_tokens_total", "Prompt tokens processed.", |s| s.prompt_tokens),

@@ -306,10 +306,10 @@ impl<'a> Product<'a> {
                         // output; work items own disjoint (row block, panel) pairs, hence
                         // disjoint elements, and no concurrent call runs this item (caller's
                         // contract); `out` lives as long as `self`.
-                        unsafe { tile(self.isa, w, p, self.x, i, n, self.dst.0.add(i * w.rows + j0), w.rows) };
+                        unsafe { tile(self.isa, w, p, self.x, i..i + n, self.dst.0.add(i * w.rows + j0), w.rows) };
                     } else {
                         // SAFETY: `spare` holds n × 16 values.
-                        unsafe { tile(self.isa, w, p, self.x, i, n, spare.as_mut_ptr(), PANEL) };
+                        unsafe { tile(self.isa, w, p, self.x, i..i + n, spare.as_mut_ptr(), PANEL) };
                         for c in 0..n {
                             // SAFETY: as above, for columns j0..j0 + valid.
                             let dst = unsafe { std::slice::from_raw_parts_mut(self.dst.0.add((i + c) * w.rows + j0), valid) };
@@ -337,14 +337,15 @@ impl<'a> Product<'a> {
     }
 }
 
-/// Panel `p` against input rows `i0..i0 + n` (n ≤ 6): input row `i0 + c`'s 16 outputs go to
-/// `out + c · stride`.
+/// Panel `p` against input rows `rows` (at most 6): input row `rows.start + c`'s 16 outputs go
+/// to `out + c · stride`.
 ///
 /// # Safety
-/// The panel and rows exist; `out + c · stride .. + 16` is writable for every c < n and not
+/// The panel and rows exist; `out + c · stride .. + 16` is writable for every row c and not
 /// accessed by anyone else meanwhile.
-unsafe fn tile(isa: Isa, w: &Int8Matrix, p: usize, x: &QuantizedRows, i0: usize, n: usize, out: *mut f32, stride: usize) {
-    debug_assert!(p < w.panels() && i0 + n <= x.m && n <= TILE_INPUTS);
+unsafe fn tile(isa: Isa, w: &Int8Matrix, p: usize, x: &QuantizedRows, rows: std::ops::Range<usize>, out: *mut f32, stride: usize) {
+    let (i0, n) = (rows.start, rows.len());
+    debug_assert!(p < w.panels() && rows.end <= x.m && n <= TILE_INPUTS);
     match isa {
         // SAFETY: the caller's contract.
         Isa::Portable => unsafe { portable(w, p, x, i0, n, out, stride) },
@@ -567,7 +568,7 @@ mod tests {
         };
         let portable = quantize(Isa::Portable);
         assert_eq!(quantize(Isa::detect()), portable);
-        assert!(portable.0.iter().any(|&v| v == 127) && portable.0.iter().any(|&v| v == -127));
+        assert!(portable.0.contains(&127) && portable.0.contains(&-127));
     }
 
     #[test]

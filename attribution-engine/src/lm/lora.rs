@@ -188,12 +188,12 @@ pub struct LoraPair {
     a: Vec<f16>,
     /// `B` in blocks of 16 outputs: `[output / 16][rank][output % 16]`, the last block padded
     /// with zeros, so that a row's term reads `B` as one stream (rank-major `Bᵀ` is `rank`
-    /// streams) and any 16 outputs as one run of `rank · 32` bytes.
+    /// streams).
     b: Vec<f16>,
 }
 
 /// Outputs per block of [`LoraPair`]'s `B`.
-pub(crate) const B_BLOCK: usize = 16;
+const B_BLOCK: usize = 16;
 
 impl LoraPair {
     /// Rounds `a` (rank × in) and `bt` (rank × out) to f16; the caller has checked the range
@@ -241,52 +241,43 @@ impl LoraPair {
     }
 
     /// Adds the low-rank term to `y` (rows × out) for inputs `x` (rows × in), row by row:
-    /// [`Self::factor`], then [`Self::expand_add`] over every output. Each row is computed
-    /// alone, so a row's term never depends on the other rows.
+    /// `xa = scale · A x` ([`Self::factor`]), then `y += xa B` ([`Self::expand_add`]). Each row
+    /// is computed alone, so a row's term never depends on the other rows. The AVX2 kernels
+    /// run when the CPU has AVX2, FMA and F16C, the scalar ones otherwise.
     pub fn apply(&self, x: &[f32], y: &mut [f32]) {
         let mut xa = vec![0f32; self.rank];
         for (xr, yr) in x.chunks_exact(self.in_features).zip(y.chunks_exact_mut(self.out_features)) {
             self.factor(xr, &mut xa);
-            self.expand_add(&xa, 0..self.out_features, yr);
+            self.expand_add(&xa, yr);
         }
     }
 
-    /// `xa = scale · A x` for inputs `x` (rows × in) into `xa` (rows × rank). The AVX2 kernel
-    /// runs when the CPU has AVX2, FMA and F16C, the scalar one otherwise.
-    pub fn factor(&self, x: &[f32], xa: &mut [f32]) {
+    /// `xa = scale · A x` for one input row.
+    fn factor(&self, x: &[f32], xa: &mut [f32]) {
         #[cfg(target_arch = "x86_64")]
         if has_f16_kernels() {
             // SAFETY: the CPU supports AVX2, FMA and F16C.
             return unsafe { avx2::factor(self, x, xa) };
         }
-        for (xr, xa) in x.chunks_exact(self.in_features).zip(xa.chunks_exact_mut(self.rank)) {
-            for (r, v) in xa.iter_mut().enumerate() {
-                let mut sum = 0f32;
-                for (k, &xv) in xr.iter().enumerate() {
-                    sum += xv * self.a(r, k);
-                }
-                *v = self.scale * sum;
+        for (r, v) in xa.iter_mut().enumerate() {
+            let mut sum = 0f32;
+            for (k, &xv) in x.iter().enumerate() {
+                sum += xv * self.a(r, k);
             }
+            *v = self.scale * sum;
         }
     }
 
-    /// `y += Σ_r xa_r Bᵀ_r[cols]` for one row (`y` holds the outputs `cols`, which start at a
-    /// multiple of 16): each output's term is one chain over the ranks in order, from zero,
-    /// then added to `y`, so splitting the outputs into ranges does not change a bit.
-    pub fn expand_add(&self, xa: &[f32], cols: std::ops::Range<usize>, y: &mut [f32]) {
-        assert!(
-            xa.len() == self.rank
-                && cols.start.is_multiple_of(B_BLOCK)
-                && cols.end <= self.out_features
-                && y.len() == cols.len(),
-            "expansion out of range"
-        );
+    /// `y += Σ_r xa_r Bᵀ_r` for one row: each output's term is one chain over the ranks in
+    /// order, from zero, then added to `y`.
+    fn expand_add(&self, xa: &[f32], y: &mut [f32]) {
         #[cfg(target_arch = "x86_64")]
         if has_f16_kernels() {
-            // SAFETY: the CPU supports AVX2, FMA and F16C; the range is checked above.
-            return unsafe { avx2::expand_add(self, xa, cols.start / B_BLOCK, y) };
+            // SAFETY: the CPU supports AVX2, FMA and F16C; `apply` passes a row of
+            // `out_features` outputs and `rank` factors.
+            return unsafe { avx2::expand_add(self, xa, y) };
         }
-        for (o, yv) in cols.zip(y.iter_mut()) {
+        for (o, yv) in y.iter_mut().enumerate() {
             let mut term = 0f32;
             for (r, &v) in xa.iter().enumerate() {
                 term += v * self.bt(r, o);
@@ -324,20 +315,18 @@ mod avx2 {
     /// [`LoraPair::factor`].
     ///
     /// # Safety
-    /// AVX2, FMA and F16C.
+    /// AVX2, FMA and F16C; `x` has `in_features` values and `xa` `rank`.
     #[target_feature(enable = "avx2,fma,f16c")]
     pub unsafe fn factor(p: &LoraPair, x: &[f32], xa: &mut [f32]) {
-        for (xr, xa) in x.chunks_exact(p.in_features).zip(xa.chunks_exact_mut(p.rank)) {
-            let mut r = 0;
-            while r < p.rank {
-                // SAFETY: AVX2, FMA and F16C (caller); ranks r.. exist.
-                if p.rank - r >= GROUP {
-                    unsafe { project::<GROUP>(p, r, xr, xa) };
-                    r += GROUP;
-                } else {
-                    unsafe { project::<1>(p, r, xr, xa) };
-                    r += 1;
-                }
+        let mut r = 0;
+        while r < p.rank {
+            // SAFETY: AVX2, FMA and F16C (caller); ranks r.. exist.
+            if p.rank - r >= GROUP {
+                unsafe { project::<GROUP>(p, r, x, xa) };
+                r += GROUP;
+            } else {
+                unsafe { project::<1>(p, r, x, xa) };
+                r += 1;
             }
         }
     }
@@ -374,18 +363,18 @@ mod avx2 {
         }
     }
 
-    /// [`LoraPair::expand_add`] for the outputs from block `block0` on: per block of 16, two
-    /// registers of FMA chains over the ranks.
+    /// [`LoraPair::expand_add`]: per block of 16 outputs, two registers of FMA chains over the
+    /// ranks.
     ///
     /// # Safety
-    /// AVX2, FMA and F16C; `block0 · 16 + y.len() <= out_features` and `xa` has `rank` values.
+    /// AVX2, FMA and F16C; `y` has at most `out_features` values and `xa` `rank`.
     #[target_feature(enable = "avx2,fma,f16c")]
-    pub unsafe fn expand_add(p: &LoraPair, xa: &[f32], block0: usize, y: &mut [f32]) {
+    pub unsafe fn expand_add(p: &LoraPair, xa: &[f32], y: &mut [f32]) {
         let stride = p.rank * B_BLOCK;
         for (i, y) in y.chunks_mut(B_BLOCK).enumerate() {
-            // SAFETY: block `block0 + i` exists (the caller's contract), `stride` f16 values.
+            // SAFETY: block i exists (the caller's contract) and holds `stride` f16 values.
             unsafe {
-                let b = p.b.as_ptr().add((block0 + i) * stride);
+                let b = p.b.as_ptr().add(i * stride);
                 let (mut lo, mut hi) = (_mm256_setzero_ps(), _mm256_setzero_ps());
                 for (r, &v) in xa.iter().enumerate() {
                     let t = _mm256_set1_ps(v);
