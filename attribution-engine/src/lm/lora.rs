@@ -196,17 +196,17 @@ pub struct LoraPair {
 const B_BLOCK: usize = 16;
 
 impl LoraPair {
-    /// Rounds `a` (rank × in) and `bt` (rank × out) to f16; the caller has checked the range
-    /// (values beyond ±65504 would become infinite).
-    pub fn new(rank: usize, in_features: usize, out_features: usize, scale: f32, a: &[f32], bt: &[f32]) -> Self {
+    /// Rounds `a` (rank × in, PEFT's `lora_A`) and `b` (out × rank, PEFT's `lora_B`) to f16;
+    /// the caller has checked the range (values beyond ±65504 would become infinite).
+    pub fn new(rank: usize, in_features: usize, out_features: usize, scale: f32, a: &[f32], b: &[f32]) -> Self {
         // The kernels index the weights by these dimensions without bounds checks.
         assert!(
-            a.len() == rank * in_features && bt.len() == rank * out_features,
-            "LoRA weights do not match rank × in and rank × out"
+            a.len() == rank * in_features && b.len() == out_features * rank,
+            "LoRA weights do not match rank × in and out × rank"
         );
         let mut blocked = vec![0f32; out_features.div_ceil(B_BLOCK) * B_BLOCK * rank];
-        for (r, row) in bt.chunks_exact(out_features.max(1)).enumerate() {
-            for (o, &v) in row.iter().enumerate() {
+        for (o, row) in b.chunks_exact(rank.max(1)).enumerate() {
+            for (r, &v) in row.iter().enumerate() {
                 blocked[Self::b_index(rank, r, o)] = v;
             }
         }
@@ -608,13 +608,7 @@ impl LoraAdapter {
                         .collect();
                 }
                 let out = base.out_features(m);
-                let mut bt = vec![0f32; r * out];
-                for (o, row) in b.chunks_exact(r).enumerate() {
-                    for (j, &v) in row.iter().enumerate() {
-                        bt[j * out + o] = v;
-                    }
-                }
-                let pair = LoraPair::new(r, base.in_features(m), out, scale as f32, &a, &bt);
+                let pair = LoraPair::new(r, base.in_features(m), out, scale as f32, &a, &b);
                 total += pair.bytes();
                 layers[l][m.index()] = Some(pair);
             }
@@ -646,8 +640,17 @@ mod tests {
         let (rank, inf, out, rows) = (11, 20, 13, 3);
         let val = |i: usize, seed: usize| ((i * 7919 + seed * 104729) % 201) as f32 / 100.0 - 1.0;
         let a: Vec<f32> = (0..rank * inf).map(|i| val(i, 1)).collect();
-        let bt: Vec<f32> = (0..rank * out).map(|i| val(i, 2)).collect();
-        let p = LoraPair::new(rank, inf, out, 0.5, &a, &bt);
+        let b: Vec<f32> = (0..out * rank).map(|i| val(i, 2)).collect();
+        let p = LoraPair::new(rank, inf, out, 0.5, &a, &b);
+        // Stored as given, rounded to f16: A row-major, B (out × rank) whatever its layout.
+        for r in 0..rank {
+            for k in 0..inf {
+                assert_eq!(p.a(r, k), f16::from_f32(a[r * inf + k]).to_f32());
+            }
+            for o in 0..out {
+                assert_eq!(p.bt(r, o), f16::from_f32(b[o * rank + r]).to_f32(), "B[{o}][{r}]");
+            }
+        }
         let x: Vec<f32> = (0..rows * inf).map(|i| val(i, 3)).collect();
         let start: Vec<f32> = (0..rows * out).map(|i| val(i, 4)).collect();
         let mut y = start.clone();
