@@ -1,9 +1,10 @@
 //! The base causal LM and its batched forward pass.
 //!
-//! Quantised (GGUF) projections are held as int8 blocks and multiplied by [`Int8Matrix`]'s
-//! batch kernel; dense (safetensors) weights are wrapped as F32 `QTensor`s, for which candle's
-//! CPU kernel computes every output element as one dot product of an input row with a weight
-//! row. Either way a row's result is the same whatever else is in the batch.
+//! Quantised (GGUF) projections are held as 7-bit blocks and multiplied, with their inputs
+//! quantised to 8 bits, by [`Int8Matrix`]'s integer kernel; dense (safetensors) weights are
+//! wrapped as F32 `QTensor`s, for which candle's CPU kernel computes every output element as
+//! one dot product of an input row with a weight row. Either way a row's result is the same
+//! whatever else is in the batch.
 
 use std::collections::HashMap;
 use std::ops::Range;
