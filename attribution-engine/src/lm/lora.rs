@@ -363,37 +363,65 @@ mod avx2 {
         }
     }
 
-    /// [`LoraPair::expand_add`]: per block of 16 outputs, two registers of FMA chains over the
-    /// ranks.
+    /// [`LoraPair::expand_add`]: blocks of 16 outputs two at a time, four registers of FMA
+    /// chains over the ranks.
     ///
     /// # Safety
     /// AVX2, FMA and F16C; `y` has at most `out_features` values and `xa` `rank`.
     #[target_feature(enable = "avx2,fma,f16c")]
     pub unsafe fn expand_add(p: &LoraPair, xa: &[f32], y: &mut [f32]) {
-        let stride = p.rank * B_BLOCK;
-        for (i, y) in y.chunks_mut(B_BLOCK).enumerate() {
-            // SAFETY: block i exists (the caller's contract) and holds `stride` f16 values.
+        let mut blocks = y.chunks_mut(B_BLOCK).enumerate().peekable();
+        while let Some((i, first)) = blocks.next() {
+            // SAFETY: blocks i and i + 1 exist when their outputs do (the caller's contract).
             unsafe {
-                let b = p.b.as_ptr().add(i * stride);
-                let (mut lo, mut hi) = (_mm256_setzero_ps(), _mm256_setzero_ps());
-                for (r, &v) in xa.iter().enumerate() {
-                    let t = _mm256_set1_ps(v);
-                    lo = _mm256_fmadd_ps(t, load8(b.add(r * B_BLOCK)), lo);
-                    hi = _mm256_fmadd_ps(t, load8(b.add(r * B_BLOCK + 8)), hi);
-                }
-                if y.len() == B_BLOCK {
-                    let out = y.as_mut_ptr();
-                    _mm256_storeu_ps(out, _mm256_add_ps(_mm256_loadu_ps(out), lo));
-                    _mm256_storeu_ps(out.add(8), _mm256_add_ps(_mm256_loadu_ps(out.add(8)), hi));
-                } else {
-                    let mut term = [0f32; B_BLOCK];
-                    _mm256_storeu_ps(term.as_mut_ptr(), lo);
-                    _mm256_storeu_ps(term.as_mut_ptr().add(8), hi);
-                    for (yv, t) in y.iter_mut().zip(term) {
-                        *yv += t;
+                match blocks.next() {
+                    Some((_, second)) => {
+                        let [t0, t1] = block_terms::<2>(p, xa, i);
+                        add_block(first, t0);
+                        add_block(second, t1);
                     }
+                    None => add_block(first, block_terms::<1>(p, xa, i)[0]),
                 }
             }
+        }
+    }
+
+    /// The terms of `G` consecutive blocks from `block`: each output one FMA chain over the
+    /// ranks, from zero.
+    ///
+    /// # Safety
+    /// AVX2, FMA and F16C; the blocks exist and `xa` has `rank` values.
+    #[target_feature(enable = "avx2,fma,f16c")]
+    #[inline]
+    unsafe fn block_terms<const G: usize>(p: &LoraPair, xa: &[f32], block: usize) -> [[__m256; 2]; G] {
+        let stride = p.rank * B_BLOCK;
+        let mut acc = [[_mm256_setzero_ps(); 2]; G];
+        for (r, &v) in xa.iter().enumerate() {
+            let t = _mm256_set1_ps(v);
+            for g in 0..G {
+                // SAFETY: the caller's contract.
+                unsafe {
+                    let b = p.b.as_ptr().add((block + g) * stride + r * B_BLOCK);
+                    acc[g][0] = _mm256_fmadd_ps(t, load8(b), acc[g][0]);
+                    acc[g][1] = _mm256_fmadd_ps(t, load8(b.add(8)), acc[g][1]);
+                }
+            }
+        }
+        acc
+    }
+
+    /// `y += term` for a block's outputs (16, or fewer in the last block).
+    #[target_feature(enable = "avx2")]
+    #[inline]
+    fn add_block(y: &mut [f32], [lo, hi]: [__m256; 2]) {
+        let mut term = [0f32; B_BLOCK];
+        // SAFETY: `term` holds 16 floats.
+        unsafe {
+            _mm256_storeu_ps(term.as_mut_ptr(), lo);
+            _mm256_storeu_ps(term.as_mut_ptr().add(8), hi);
+        }
+        for (yv, t) in y.iter_mut().zip(term) {
+            *yv += t;
         }
     }
 }
