@@ -6,6 +6,7 @@
 //! one dot product of an input row with a weight row. Either way a row's result is the same
 //! whatever else is in the batch.
 
+use std::cell::OnceCell;
 use std::collections::HashMap;
 use std::ops::Range;
 use std::path::Path;
@@ -371,16 +372,15 @@ impl CausalLm {
             .collect();
         // Dense bases go through candle, which has its own dispatch; int8 ones join this one,
         // sharing one quantisation of the input.
-        let quantized = linears
-            .iter()
-            .any(|l| matches!(l.weight, Weight::Int8(_)))
-            .then(|| QuantizedRows::new(x, rows, inf));
+        let quantized = OnceCell::new();
         let mut bases = Vec::with_capacity(N);
         for linear in &linears {
-            bases.push(match (&linear.weight, &quantized) {
-                (Weight::Int8(w), Some(q)) => Base::Pending(Product::new(w, q)),
-                (Weight::Int8(w), None) => Base::Done(w.matmul_t(x, rows)),
-                (Weight::Dense(w), _) => Base::Done(dense_product(w, x, rows)?),
+            bases.push(match &linear.weight {
+                Weight::Int8(w) => {
+                    let q = quantized.get_or_init(|| QuantizedRows::new(x, rows, inf));
+                    Base::Pending(Product::new(w, q))
+                }
+                Weight::Dense(w) => Base::Done(dense_product(w, x, rows)?),
             });
         }
         // The adapters' terms: (module position, first row, rows, pair) for every sequence with
