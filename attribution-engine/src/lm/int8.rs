@@ -7,8 +7,9 @@
 //! - **Weights**: 7-bit values in blocks of 32 along the input dimension, each block with an
 //!   f32 scale per row (finer than GGUF's 4-, 5- and 6-bit quantisations, one bit coarser than
 //!   Q8_0), stored offset by 64 as unsigned bytes in `1..=127`.
-//! - **Inputs**: each row quantised when the product starts, 8 bits per value in blocks of 32
-//!   with an f32 scale (llama.cpp's Q8 activations), plus each block's sum.
+//! - **Inputs**: each row quantised once per projection (the products sharing an input share
+//!   it), 8 bits per value in blocks of 32 with an f32 scale (llama.cpp's Q8 activations),
+//!   plus each block's sum.
 //!
 //! `vpmaddubsw` multiplies an unsigned by a signed byte and adds pairs into 16 bits without
 //! saturating here (2 · 127 · 127 < 2¹⁵); the weights' offset comes back out through the input
@@ -188,7 +189,10 @@ impl QuantizedRows {
 /// Each block of 32 inputs: scale = max |x| / 127, value = round(x / scale) (ties to even),
 /// offset = 64 · Σ values.
 fn quantize_blocks(isa: Isa, x: &[f32], values: &mut [i8], scales: &mut [f32], offsets: &mut [i32]) {
-    debug_assert!(x.len() == values.len() && x.len() == scales.len() * BLOCK && scales.len() == offsets.len());
+    assert!(
+        x.len() == values.len() && x.len() == scales.len() * BLOCK && scales.len() == offsets.len(),
+        "quantised input buffers do not match the input"
+    );
     match isa {
         Isa::Portable => {
             let blocks = x.chunks_exact(BLOCK).zip(values.chunks_exact_mut(BLOCK));
@@ -205,8 +209,7 @@ fn quantize_blocks(isa: Isa, x: &[f32], values: &mut [i8], scales: &mut [f32], o
                 *offset = WEIGHT_OFFSET * sum;
             }
         }
-        // SAFETY: AVX2 is present (detected); the slices' lengths match (asserted above in
-        // debug builds, by construction in `QuantizedRows::new`).
+        // SAFETY: AVX2 is present (detected); the slices' lengths match (asserted above).
         #[cfg(target_arch = "x86_64")]
         Isa::Avx2Fma => unsafe { avx2::quantize_blocks(x, values, scales, offsets) },
     }
