@@ -146,16 +146,14 @@ fn main() {
     // Each round's own ratio (base batch time / layout batch time, measured within seconds of
     // each other), then the median over rounds: a round the neighbours slowed weighs no more
     // than any other, where in the ratio of totals it weighs by its length.
-    let round_ratio = |k: usize| {
-        let ratios: Vec<f64> = times[0].iter().zip(&times[k]).map(|(b, t)| b.as_secs_f64() / t.as_secs_f64()).collect();
-        p50(ratios)
-    };
+    let round_ratios: [f64; 5] = std::array::from_fn(|k| {
+        p50(times[0].iter().zip(&times[k]).map(|(b, t)| b.as_secs_f64() / t.as_secs_f64()).collect())
+    });
     println!("decode throughput, batch {batch}, {batches} batches x {steps} steps (ratio of totals; median of the rounds' own ratios):");
-    for (k, ((name, _), v)) in layouts.iter().zip(tps).enumerate() {
-        println!("  {name:<13} {v:8.1} tokens/s  ({:5.1} % of base; {:5.1} % per round)", 100.0 * v / tps_base, 100.0 * round_ratio(k));
+    for (((name, _), v), round) in layouts.iter().zip(tps).zip(round_ratios) {
+        println!("  {name:<13} {v:8.1} tokens/s  ({:5.1} % of base; {:5.1} % per round)", 100.0 * v / tps_base, 100.0 * round);
     }
     println!("  (rank 8 on all 7 projections, the heaviest layout; \"100 q+v\": rank 8 on q_proj and v_proj, PEFT's default)");
-    let (round_ratio_100, round_ratio_100_qv) = (round_ratio(3), round_ratio(4));
 
     let prompt: Vec<u32> = vec![1, 9690, 198, 2683, 314, 253, 5356, 30, 2, 198, 1, 4093, 198, 7398, 253, 1977, 2004, 563, 1345, 30, 2, 198, 1, 520, 9531, 198];
     let single = single_stream(&model, &prompt, single_n);
@@ -209,7 +207,7 @@ fn main() {
         "threads": threads, "batch": batch,
         "tps_base": tps_base, "tps_1_adapter": tps_1, "tps_10_adapters": tps_10, "tps_100_adapters": tps_100,
         "ratio_100_vs_base": tps_100 / tps_base, "tps_100_qv_adapters": tps_100_qv, "ratio_100_qv_vs_base": tps_100_qv / tps_base,
-        "round_ratio_100_vs_base": round_ratio_100, "round_ratio_100_qv_vs_base": round_ratio_100_qv,
+        "round_ratio_100_vs_base": round_ratios[3], "round_ratio_100_qv_vs_base": round_ratios[4],
         "cold_load_p50_ms": cold_p50, "cold_load_qv_p50_ms": qv_p50, "adapter_file_bytes": file_bytes, "adapter_resident_bytes": adapter_bytes,
         "rss_per_adapter_bytes": rss_per_adapter, "ttft_p50_ms": ttft_p50,
         "single_stream_tps": single, "concurrent16_aggregate_tps": aggregate,

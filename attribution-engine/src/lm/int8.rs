@@ -283,7 +283,7 @@ impl<'a> Product<'a> {
     pub unsafe fn run(&self, items: std::ops::Range<usize>) {
         let (w, m) = (self.w, self.x.m);
         assert!(items.end <= self.items(), "work item out of range");
-        let (panels, rows) = if m == 1 {
+        let (panels, block_rows) = if m == 1 {
             (GEMV_PANELS, 1)
         } else {
             (1, self.row_block())
@@ -298,7 +298,7 @@ impl<'a> Product<'a> {
             } else {
                 (item / w.panels(), item % w.panels())
             };
-            let rows = b * rows..m.min((b + 1) * rows);
+            let rows = b * block_rows..m.min((b + 1) * block_rows);
             for p in p0..w.panels().min(p0 + panels) {
                 let (j0, valid) = (p * PANEL, PANEL.min(w.rows - p * PANEL));
                 let mut i = rows.start;

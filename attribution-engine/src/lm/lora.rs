@@ -172,8 +172,8 @@ impl LoraConfig {
     }
 }
 
-/// One adapted projection: `A` is r × in and `Bᵀ` is r × out, both row-major (B is stored
-/// transposed so that adding `B · (A x)` is r contiguous axpys over the output row).
+/// One adapted projection: `A` (r × in, row-major) and `B` (out × r, in blocks of 16
+/// outputs).
 ///
 /// The weights are held as f16, as serving stacks hold adapters: with 16 sequences on 16
 /// adapters a decode step reads every adapter's weights, and at f32 that memory traffic was a
@@ -241,48 +241,41 @@ impl LoraPair {
     }
 
     /// Adds the low-rank term to `y` (rows × out) for inputs `x` (rows × in), row by row:
-    /// `xa = scale · A x` ([`Self::factor`]), then `y += xa B` ([`Self::expand_add`]). Each row
-    /// is computed alone, so a row's term never depends on the other rows. The AVX2 kernels
-    /// run when the CPU has AVX2, FMA and F16C, the scalar ones otherwise.
+    /// `xa = scale · A x`, then `y += Σ_r xa_r Bᵀ_r`, each output's term one chain over the
+    /// ranks in order from zero, then added. Each row is computed alone, so a row's term never
+    /// depends on the other rows. The AVX2 kernels run when the CPU has AVX2, FMA and F16C,
+    /// the scalar ones otherwise.
     pub fn apply(&self, x: &[f32], y: &mut [f32]) {
+        let rows = x.chunks_exact(self.in_features).zip(y.chunks_exact_mut(self.out_features));
+        #[cfg(target_arch = "x86_64")]
+        if Isa::detect() == Isa::Avx2Fma && is_x86_feature_detected!("f16c") {
+            let mut xa = vec![0f32; self.rank];
+            for (x, y) in rows {
+                // SAFETY: the CPU supports AVX2, FMA and F16C; `x` is one row of `in_features`
+                // inputs, `y` one of `out_features` outputs and `xa` holds `rank` factors.
+                unsafe {
+                    avx2::factor(self, x, &mut xa);
+                    avx2::expand_add(self, &xa, y);
+                }
+            }
+            return;
+        }
         let mut xa = vec![0f32; self.rank];
-        for (xr, yr) in x.chunks_exact(self.in_features).zip(y.chunks_exact_mut(self.out_features)) {
-            self.factor(xr, &mut xa);
-            self.expand_add(&xa, yr);
-        }
-    }
-
-    /// `xa = scale · A x` for one input row.
-    fn factor(&self, x: &[f32], xa: &mut [f32]) {
-        #[cfg(target_arch = "x86_64")]
-        if has_f16_kernels() {
-            // SAFETY: the CPU supports AVX2, FMA and F16C.
-            return unsafe { avx2::factor(self, x, xa) };
-        }
-        for (r, v) in xa.iter_mut().enumerate() {
-            let mut sum = 0f32;
-            for (k, &xv) in x.iter().enumerate() {
-                sum += xv * self.a(r, k);
+        for (x, y) in rows {
+            for (r, v) in xa.iter_mut().enumerate() {
+                let mut sum = 0f32;
+                for (k, &xv) in x.iter().enumerate() {
+                    sum += xv * self.a(r, k);
+                }
+                *v = self.scale * sum;
             }
-            *v = self.scale * sum;
-        }
-    }
-
-    /// `y += Σ_r xa_r Bᵀ_r` for one row: each output's term is one chain over the ranks in
-    /// order, from zero, then added to `y`.
-    fn expand_add(&self, xa: &[f32], y: &mut [f32]) {
-        #[cfg(target_arch = "x86_64")]
-        if has_f16_kernels() {
-            // SAFETY: the CPU supports AVX2, FMA and F16C; `apply` passes a row of
-            // `out_features` outputs and `rank` factors.
-            return unsafe { avx2::expand_add(self, xa, y) };
-        }
-        for (o, yv) in y.iter_mut().enumerate() {
-            let mut term = 0f32;
-            for (r, &v) in xa.iter().enumerate() {
-                term += v * self.bt(r, o);
+            for (o, yv) in y.iter_mut().enumerate() {
+                let mut term = 0f32;
+                for (r, &v) in xa.iter().enumerate() {
+                    term += v * self.bt(r, o);
+                }
+                *yv += term;
             }
-            *yv += term;
         }
     }
 
@@ -312,7 +305,7 @@ mod avx2 {
         unsafe { _mm256_cvtph_ps(_mm_loadu_si128(p.cast())) }
     }
 
-    /// [`LoraPair::factor`].
+    /// `xa = scale · A x` for one input row.
     ///
     /// # Safety
     /// AVX2, FMA and F16C; `x` has `in_features` values and `xa` `rank`.
@@ -363,8 +356,8 @@ mod avx2 {
         }
     }
 
-    /// [`LoraPair::expand_add`]: blocks of 16 outputs two at a time, four registers of FMA
-    /// chains over the ranks.
+    /// `y += Σ_r xa_r Bᵀ_r` for one row: blocks of 16 outputs two at a time, four registers
+    /// of FMA chains over the ranks.
     ///
     /// # Safety
     /// AVX2, FMA and F16C; `y` has at most `out_features` values and `xa` `rank`.
@@ -424,13 +417,6 @@ mod avx2 {
             *yv += t;
         }
     }
-}
-
-/// Whether the AVX2 + FMA + F16C kernels can run (detected once).
-#[cfg(target_arch = "x86_64")]
-fn has_f16_kernels() -> bool {
-    static DETECTED: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-    *DETECTED.get_or_init(|| Isa::detect() == Isa::Avx2Fma && is_x86_feature_detected!("f16c"))
 }
 
 /// A validated adapter, ready to be applied to its base.
